@@ -1,0 +1,70 @@
+"""Turns domain errors and invalid requests into HTTP responses with one error body.
+
+Every error response is `{"error": {"code", "message", "fields": [{"field", "message"}]}}`.
+Validation messages never echo the input value back: it may be a card number or a password.
+"""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from domain.errors import Conflict, InvalidRequest, NotFound
+from domain.schemas import ErrorBody, ErrorDetail, FieldError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str, fields: list[FieldError] | None = None, headers=None) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, fields=fields or []))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(InvalidRequest, _invalid_domain_request)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    fields = [FieldError(field=_field_name(item["loc"]), message=_message(item)) for item in error.errors()]
+    summary = "; ".join(f"{field.field}: {field.message}" for field in fields)
+    return error_response(422, "invalid_request", f"The request is invalid. {summary}", fields)
+
+
+async def _invalid_domain_request(_request: Request, error: InvalidRequest) -> JSONResponse:
+    return error_response(422, "invalid_request", str(error), [FieldError(field=error.field, message=str(error))])
+
+
+async def _not_found(_request: Request, error: NotFound) -> JSONResponse:
+    return error_response(404, "not_found", str(error))
+
+
+async def _conflict(_request: Request, error: Conflict) -> JSONResponse:
+    return error_response(409, "conflict", str(error), [FieldError(field=error.field, message=str(error))])
+
+
+async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(error.status_code, "http_error")
+    return error_response(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("Unhandled error", extra={"path": request.url.path})
+    return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
+
+
+def _field_name(location: tuple) -> str:
+    # Drop the "body"/"query"/"path" prefix and pydantic's union tags such as "card".
+    parts = [str(part) for part in location[1:] if part not in ("card", "paypal", "function-after[_not_expired(), CardPayment]")]
+    return ".".join(parts) or str(location[0])
+
+
+def _message(item: dict) -> str:
+    message = item["msg"]
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,93 @@
+"""The one place where orderflow is wired together; both the API and the workers call it."""
+
+from dataclasses import dataclass
+from functools import partial
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.catalog import CatalogService
+from domain.database import create_db_engine, create_session_factory
+from domain.notifications import EmailNotifier, Notifier, SmsNotifier
+from domain.orders import OrderService
+from domain.outbox import OutboxRelay, TaskPublisher
+from domain.passwords import PasswordHasher
+from domain.payments import CreditCardProcessor, PaymentProcessor, PayPalProcessor
+from domain.payments.card import SqlCardVault
+from domain.payments.sandbox_gateway import SandboxGateway, SqlSandboxLedger
+from domain.saga import OrderSaga
+from domain.sandbox import LatencyProfile, SandboxBehaviour
+from domain.settings import Settings
+from domain.sweeper import Sweeper, SweepPolicy
+from domain.unit_of_work import UnitOfWork
+from domain.users import HttpUserDirectory, LocalUserDirectory, UserDirectory, UserService
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    users: UserService
+    catalog: CatalogService
+    orders: OrderService
+    saga: OrderSaga
+    outbox: OutboxRelay
+    sweeper: Sweeper
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings, publisher: TaskPublisher, engine: Engine | None = None) -> Container:
+    engine = engine or create_db_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    uow_factory = partial(UnitOfWork, session_factory)
+
+    processors = _payment_processors(settings, session_factory)
+    saga = OrderSaga(
+        uow_factory,
+        directory=_user_directory(settings, uow_factory),
+        processors=processors,
+        notifiers=_notifiers(settings, session_factory),
+    )
+
+    return Container(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        users=UserService(uow_factory, PasswordHasher()),
+        catalog=CatalogService(uow_factory),
+        orders=OrderService(uow_factory, card_processor=processors["card"]),
+        saga=saga,
+        outbox=OutboxRelay(uow_factory, publisher),
+        sweeper=Sweeper(uow_factory, saga, SweepPolicy()),
+    )
+
+
+def _behaviour(settings: Settings) -> SandboxBehaviour:
+    return SandboxBehaviour(
+        latency=LatencyProfile.parse(settings.gateway_latency_ms),
+        failure_rate=settings.gateway_failure_rate,
+    )
+
+
+def _payment_processors(settings: Settings, session_factory) -> dict[str, PaymentProcessor]:
+    ledger = SqlSandboxLedger(session_factory)
+    card = CreditCardProcessor(SandboxGateway("card", ledger, _behaviour(settings)), SqlCardVault(session_factory))
+    paypal = PayPalProcessor(SandboxGateway("paypal", ledger, _behaviour(settings)))
+    return {card.method: card, paypal.method: paypal}
+
+
+def _notifiers(settings: Settings, session_factory) -> dict[str, Notifier]:
+    email = EmailNotifier(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.smtp_timeout_s)
+    sms = SmsNotifier(session_factory, _behaviour(settings))
+    return {email.channel: email, sms.channel: sms}
+
+
+def _user_directory(settings: Settings, uow_factory) -> UserDirectory:
+    if settings.user_lookup == "http":
+        client = httpx.Client(base_url=settings.users_api_url, timeout=settings.users_api_timeout_s)
+        return HttpUserDirectory(client)
+    return LocalUserDirectory(uow_factory)

@@ -1,0 +1,51 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL (production).
+
+SQLite needs three things to behave under concurrent writers: WAL so readers do not block
+the writer, a busy timeout so a second writer waits instead of failing, and write
+transactions that take the write lock at BEGIN (`BEGIN IMMEDIATE`). Without the last, two
+transactions that both read and then write deadlock and one fails with "database is locked".
+"""
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_db_engine(url: str, **kwargs) -> Engine:
+    if url.startswith("sqlite"):
+        return _create_sqlite_engine(url, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_sqlite_engine(url: str, **kwargs) -> Engine:
+    _ensure_parent_directory(url)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def configure_connection(dbapi_connection, _record):
+        # Let SQLAlchemy emit BEGIN itself (below) instead of the driver's deferred BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin_immediately(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _ensure_parent_directory(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,79 @@
+"""Domain errors. The API maps each to one HTTP status in `api/errors.py`.
+
+OrderflowError
+├── NotFound                  an id that does not exist
+├── Conflict                  a unique value already taken
+├── InvalidRequest            input the schema accepts but the domain rejects
+├── OrderRejected             a business rule failed an order (no retry)
+│   ├── UserNotAllowed        unknown or disabled user
+│   ├── OutOfStock
+│   └── PaymentDeclined       the gateway said no; `code` names why
+├── NotificationRejected      the provider refused the message for good (bad address)
+└── TransientError            worth retrying with backoff
+    ├── GatewayUnavailable    payment gateway timeout or 5xx
+    ├── NotifierUnavailable   SMTP or SMS provider did not take the message
+    └── LookupUnavailable     the users service did not answer
+"""
+
+
+class OrderflowError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class NotFound(OrderflowError):
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} was not found")
+        self.kind = kind
+        self.key = key
+
+
+class Conflict(OrderflowError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidRequest(OrderflowError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class OrderRejected(OrderflowError):
+    """A business rule failed the order; the message is the failure reason shown to clients."""
+
+
+class UserNotAllowed(OrderRejected):
+    pass
+
+
+class OutOfStock(OrderRejected):
+    def __init__(self, sku: str, requested: int) -> None:
+        super().__init__(f"out of stock: {sku} (requested {requested})")
+        self.sku = sku
+
+
+class PaymentDeclined(OrderRejected):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"payment declined: {code}")
+        self.code = code
+
+
+class NotificationRejected(OrderflowError):
+    pass
+
+
+class TransientError(OrderflowError):
+    """A failure of a remote system that may succeed when tried again later."""
+
+
+class GatewayUnavailable(TransientError):
+    pass
+
+
+class NotifierUnavailable(TransientError):
+    pass
+
+
+class LookupUnavailable(TransientError):
+    pass

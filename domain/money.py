@@ -1,0 +1,63 @@
+"""Money as integer minor units with an ISO 4217 currency; never a float.
+
+The number of minor units per currency (2 for GBP, 0 for JPY, 3 for BHD) comes from the
+Unicode CLDR data that Babel ships.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision, list_currencies
+
+# XXX (no currency) and XTS (testing) are ISO codes but not money a shop can charge.
+_CURRENCIES = frozenset(list_currencies()) - {"XXX", "XTS"}
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be money; the message says how to fix it."""
+
+
+def validate_currency(code: str) -> str:
+    code = code.strip().upper()
+    if code not in _CURRENCIES:
+        raise MoneyError(f"unknown currency {code!r}: use an ISO 4217 code such as GBP or EUR")
+    return code
+
+
+def minor_unit_digits(currency: str) -> int:
+    return get_currency_precision(currency)
+
+
+def parse_amount(value: str | int | Decimal, currency: str) -> int:
+    """Convert a decimal amount such as "3.39" into minor units (339 for GBP).
+
+    Rejects more decimal places than the currency has, instead of rounding a price.
+    """
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise MoneyError(f"{value!r} is not a decimal amount: write it as a string like \"3.39\"")
+
+    if not amount.is_finite() or amount < 0:
+        raise MoneyError(f"{value!r} is not a positive amount")
+
+    digits = minor_unit_digits(currency)
+    minor = amount.scaleb(digits)
+    if minor != minor.to_integral_value():
+        raise MoneyError(f"{value!r} has more than {digits} decimal places, which {currency} allows")
+    return int(minor)
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """Render minor units as a plain decimal string: 339 GBP -> "3.39"."""
+    digits = minor_unit_digits(currency)
+    return str(Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+
+
+@dataclass(frozen=True)
+class Money:
+    minor: int
+    currency: str
+
+    def __str__(self) -> str:
+        return f"{format_amount(self.minor, self.currency)} {self.currency}"

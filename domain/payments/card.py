@@ -1,0 +1,108 @@
+"""The credit card sandbox, following Stripe's public test-card numbers.
+
+| number              | outcome                          |
+|---------------------|----------------------------------|
+| 4242 4242 4242 4242 | approved (Visa)                  |
+| 5555 5555 5555 4444 | approved (Mastercard)            |
+| 3782 822463 10005   | approved (American Express)      |
+| 4000 0000 0000 0002 | declined: card_declined          |
+| 4000 0000 0000 9995 | declined: insufficient_funds     |
+| 4000 0000 0000 0069 | declined: expired_card           |
+| 4000 0000 0000 0119 | gateway error on every attempt   |
+
+Any other number that passes the Luhn check is declined with `live_card_in_sandbox`, as
+Stripe's test mode declines real cards. The API rejects numbers failing the Luhn check.
+Source: https://docs.stripe.com/testing (test card numbers and declines).
+"""
+
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.clock import Clock, utc_now
+from domain.errors import GatewayUnavailable, PaymentDeclined
+from domain.models import SandboxCard
+from domain.money import Money
+from domain.payments.base import ChargeResult, PaymentProcessor, PaymentSource
+from domain.payments.sandbox_gateway import SandboxGateway
+
+APPROVE = "approve"
+ALWAYS_FAILS = "gateway_error"
+
+TEST_CARD_BEHAVIOUR = {
+    "4242424242424242": APPROVE,
+    "5555555555554444": APPROVE,
+    "378282246310005": APPROVE,
+    "4000000000000002": "card_declined",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000069": "expired_card",
+    "4000000000000119": ALWAYS_FAILS,
+}
+UNKNOWN_CARD = "live_card_in_sandbox"
+
+
+@dataclass(frozen=True)
+class CardToken:
+    token: str
+    brand: str
+    last4: str
+
+
+class CardVault(ABC):
+    """The gateway's store of tokenised cards; it never keeps the number or the CVC."""
+
+    @abstractmethod
+    def store(self, brand: str, last4: str, behaviour: str) -> str: ...
+
+    @abstractmethod
+    def behaviour(self, token: str) -> str | None: ...
+
+
+class SqlCardVault(CardVault):
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock = utc_now) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+
+    def store(self, brand: str, last4: str, behaviour: str) -> str:
+        token = f"tok_{uuid.uuid4().hex}"
+        with self._session_factory() as session:
+            session.add(SandboxCard(token=token, brand=brand, last4=last4, behaviour=behaviour, created_at=self._clock()))
+            session.commit()
+        return token
+
+    def behaviour(self, token: str) -> str | None:
+        with self._session_factory() as session:
+            card = session.get(SandboxCard, token)
+            return card.behaviour if card else None
+
+
+class CreditCardProcessor(PaymentProcessor):
+    method = "card"
+
+    def __init__(self, gateway: SandboxGateway, vault: CardVault) -> None:
+        self.gateway = gateway
+        self.vault = vault
+
+    def tokenize(self, card_number: str, brand: str) -> CardToken:
+        """Exchange a card number for a token, as a browser does with the gateway's JS SDK."""
+        behaviour = TEST_CARD_BEHAVIOUR.get(card_number, UNKNOWN_CARD)
+        last4 = card_number[-4:]
+        token = self.vault.store(brand, last4, behaviour)
+        return CardToken(token=token, brand=brand, last4=last4)
+
+    def charge(self, idempotency_key: str, source: PaymentSource, amount: Money) -> ChargeResult:
+        behaviour = self.vault.behaviour(source.token or "")
+        if behaviour is None:
+            raise PaymentDeclined("unknown_card_token")
+        return self.gateway.execute(idempotency_key, "charge", amount, lambda: _decide(behaviour))
+
+    def refund(self, idempotency_key: str, charge_reference: str, amount: Money) -> ChargeResult:
+        return self.gateway.execute(idempotency_key, "refund", amount, lambda: None)
+
+
+def _decide(behaviour: str) -> str | None:
+    if behaviour == ALWAYS_FAILS:
+        raise GatewayUnavailable("card gateway returned processing_error")
+    return None if behaviour == APPROVE else behaviour

@@ -1,0 +1,264 @@
+"""Pydantic models of the HTTP contract: what clients send and what they get back.
+
+Requests reject unknown fields and coerce nothing silently: a quantity must be a JSON
+integer, a price a decimal string (or a JSON number with no more decimals than the
+currency allows), and booleans are never numbers.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_extra_types.payment import PaymentCardNumber
+
+from domain.money import MoneyError, format_amount, parse_amount, validate_currency
+
+MAX_ITEMS_PER_ORDER = 1000
+MAX_QUANTITY = 1_000_000
+MAX_STOCK = 1_000_000_000
+# Argon2 itself takes longer input; the bound keeps hashing time predictable.
+MAX_PASSWORD_LENGTH = 256
+MIN_PASSWORD_LENGTH = 8
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _normalise_email(email: str) -> str:
+    # One account per address whatever its case: the whole address is lower-cased, which
+    # every mainstream provider treats as the same mailbox.
+    return email.lower()
+
+
+Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_normalise_email)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-/]*$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+
+
+def _reject_blank_password(password: str) -> str:
+    if not password.strip():
+        raise ValueError("password must not be only spaces")
+    return password
+
+
+Password = Annotated[
+    str,
+    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, repr=False),
+    AfterValidator(_reject_blank_password),
+]
+
+
+# Users
+
+
+class UserCreate(Request):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    name: Name
+    email: Email
+    password: Password
+    phone: Phone | None = None
+    notify_via: Literal["email", "sms"] = "email"
+
+    @model_validator(mode="after")
+    def _sms_needs_phone(self):
+        if self.notify_via == "sms" and self.phone is None:
+            raise ValueError("notify_via 'sms' needs a phone number in E.164 form, e.g. +447700900123")
+        return self
+
+
+class UserPublic(BaseModel):
+    id: str
+    name: str
+    email: str
+    phone: str | None
+    notify_via: str
+    active: bool
+    created_at: datetime
+
+
+# Catalog
+
+
+def _price_before_parsing(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("price must be a decimal string such as \"3.39\", not a boolean")
+    if isinstance(value, float):
+        # repr gives the shortest decimal that reads back as this float, so 3.39 stays "3.39".
+        return repr(value)
+    return value
+
+
+class ProductCreate(Request):
+    sku: Sku
+    name: Name
+    # currency comes before price so that the price validator can read it.
+    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)]
+    price: Annotated[str | int, BeforeValidator(_price_before_parsing)]
+    stock: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, currency: str) -> str:
+        try:
+            return validate_currency(currency)
+        except MoneyError as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("price")
+    @classmethod
+    def _price_fits_currency(cls, price: str | int, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency is None:
+            raise ValueError("price cannot be checked without a valid currency")
+        try:
+            minor = parse_amount(price, currency)
+        except MoneyError as error:
+            raise ValueError(str(error)) from None
+        return format_amount(minor, currency)
+
+    @property
+    def price_minor(self) -> int:
+        return parse_amount(self.price, self.currency)
+
+
+class ProductPublic(BaseModel):
+    id: str
+    sku: str
+    name: str
+    price: str
+    currency: str
+    stock: int
+
+
+# Orders
+
+
+def _strip_card_separators(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace(" ", "").replace("-", "")
+    return value
+
+
+class CardPayment(Request):
+    method: Literal["card"]
+    card_number: Annotated[PaymentCardNumber, BeforeValidator(_strip_card_separators), Field(repr=False)]
+    exp_month: Annotated[StrictInt, Field(ge=1, le=12)]
+    exp_year: Annotated[StrictInt, Field(ge=2000, le=2100)]
+    cvc: Annotated[str, StringConstraints(pattern=r"^[0-9]{3,4}$"), Field(repr=False)]
+
+    @model_validator(mode="after")
+    def _not_expired(self):
+        today = datetime.now(UTC)
+        if (self.exp_year, self.exp_month) < (today.year, today.month):
+            raise ValueError("card has expired: check exp_month and exp_year")
+        return self
+
+
+class PayPalPayment(Request):
+    method: Literal["paypal"]
+    payer_email: Email
+
+
+class OrderLine(Request):
+    sku: Sku
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
+
+
+class OrderCreate(Request):
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)]
+    payment: Annotated[CardPayment | PayPalPayment, Field(discriminator="method")]
+
+
+class OrderAccepted(BaseModel):
+    order_id: str
+    job_id: str
+    status_url: str
+
+
+class OrderLineView(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: str
+
+
+class PaymentView(BaseModel):
+    method: str
+    brand: str | None
+    last4: str | None
+    status: str
+
+
+class StepView(BaseModel):
+    step: str
+    outcome: str
+    detail: str | None
+    at: datetime
+
+
+class NotificationView(BaseModel):
+    status: str
+    error: str | None
+
+
+class OrderView(BaseModel):
+    id: str
+    job_id: str
+    user_id: str
+    status: str
+    items: list[OrderLineView]
+    total: str
+    currency: str
+    payment: PaymentView
+    steps: list[StepView]
+    failure_reason: str | None
+    notification: NotificationView
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobView(BaseModel):
+    job_id: str
+    order_id: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    step: str | None
+    error: str | None
+
+
+# Errors
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError] = []
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    broker: bool

@@ -1,0 +1,59 @@
+"""Finds orders whose saga stalled and gets them moving again, or fails them when too old."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain.models import OrderStatus
+from domain.saga import OrderSaga
+from domain.service import Service
+from domain.steps import Step
+from domain.unit_of_work import UnitOfWork
+
+IN_FLIGHT = [
+    OrderStatus.QUEUED.value,
+    OrderStatus.VALIDATED.value,
+    OrderStatus.RESERVED.value,
+    OrderStatus.PAID.value,
+    OrderStatus.COMPENSATING.value,
+]
+
+
+@dataclass(frozen=True)
+class SweepPolicy:
+    # A step that has not moved for this long is assumed lost and is dispatched again.
+    # It must exceed the longest step plus its longest retry countdown, or live steps
+    # get duplicate messages (harmless, but wasted work).
+    step_deadline: timedelta = timedelta(minutes=5)
+    # An order still unfinished this long after it was placed fails with its compensations.
+    max_age: timedelta = timedelta(hours=1)
+    batch: int = 500
+
+
+class Sweeper(Service):
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], saga: OrderSaga, policy: SweepPolicy, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.uow_factory = uow_factory
+        self.saga = saga
+        self.policy = policy
+
+    def sweep(self) -> list[tuple[str, Step]]:
+        """Return (order id, step) pairs to dispatch again, after failing orders past max age."""
+        now = self.clock()
+        with self.uow_factory() as uow:
+            stalled = [
+                (order.id, order.status, order.created_at)
+                for order in uow.orders.stalled(IN_FLIGHT, now - self.policy.step_deadline, self.policy.batch)
+            ]
+
+        redrive = []
+        for order_id, status, created_at in stalled:
+            if status != OrderStatus.COMPENSATING and created_at < now - self.policy.max_age:
+                steps = self.saga.fail(order_id, "deadline", "order timed out before it finished")
+            else:
+                steps = self.saga.due(order_id)
+            redrive.extend((order_id, step) for step in steps)
+
+        if redrive:
+            self.log.warning("Re-driving stalled orders", extra={"count": len(redrive)})
+        return redrive

@@ -1,0 +1,41 @@
+"""The unit of work: one database transaction and the repositories that share it."""
+
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.repositories import (
+    OrderRepository,
+    OutboxRepository,
+    ProductRepository,
+    UserRepository,
+)
+
+
+class UnitOfWork:
+    """Open with `with uow_factory() as uow:`; nothing is written until `uow.commit()`.
+
+    Leaving the block without a commit rolls back, so an error half-way through a step
+    leaves nothing half-written.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self.users = UserRepository(self.session)
+        self.products = ProductRepository(self.session)
+        self.orders = OrderRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()

@@ -1,0 +1,19 @@
+"""Publishes saga steps as Celery tasks; the routes in celeryconfig.py pick each step's queue."""
+
+from celery import Celery
+
+# Bounded so that a caller never hangs on a broker that is down: about 5 s at most, then
+# the error reaches the outbox relay, which publishes the message again later.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+def task_name(step: str) -> str:
+    return f"orderflow.{step}"
+
+
+class CeleryPublisher:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def publish(self, step: str, order_id: str) -> None:
+        self.app.send_task(task_name(step), args=[order_id], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
