@@ -59,6 +59,5 @@ beat_schedule = {
     "sweep-stalled-orders": {"task": "orderflow.sweep", "schedule": 30.0},
 }
 
-worker_hijack_root_logger = False
 worker_send_task_events = True
 task_send_sent_event = True

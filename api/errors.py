@@ -32,7 +32,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-    fields = [FieldError(field=_field_name(item["loc"]), message=_message(item)) for item in error.errors()]
+    fields = [FieldError(field=_field_name(item), message=_message(item)) for item in error.errors()]
     summary = "; ".join(f"{field.field}: {field.message}" for field in fields)
     return error_response(422, "invalid_request", f"The request is invalid. {summary}", fields)
 
@@ -59,9 +59,12 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
 
 
-def _field_name(location: tuple) -> str:
-    # Drop the "body"/"query"/"path" prefix and pydantic's union tags such as "card".
-    parts = [str(part) for part in location[1:] if part not in ("card", "paypal", "function-after[_not_expired(), CardPayment]")]
+def _field_name(item: dict) -> str:
+    if item["type"] == "json_invalid":
+        return "body"
+    # Drop the "body"/"query"/"path" prefix and the payment method tags pydantic adds.
+    location = item["loc"]
+    parts = [str(part) for part in location[1:] if part not in ("card", "paypal")]
     return ".".join(parts) or str(location[0])
 
 

@@ -36,7 +36,7 @@ def parse_amount(value: str | int | Decimal, currency: str) -> int:
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise MoneyError(f"{value!r} is not a decimal amount: write it as a string like \"3.39\"")
+        raise MoneyError(f"{value!r} is not a decimal amount: write it as a string like \"3.39\"") from None
 
     if not amount.is_finite() or amount < 0:
         raise MoneyError(f"{value!r} is not a positive amount")

@@ -31,7 +31,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.session.rollback()
+        # close() rolls back an uncommitted transaction; unlike rollback() it leaves loaded
+        # objects readable, so services can return them after the block.
         self.session.close()
 
     def commit(self) -> None:

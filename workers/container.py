@@ -20,3 +20,9 @@ def reset_container() -> None:
     if _container is not None:
         _container.engine.dispose(close=False)
     _container = None
+
+
+def use_container(replacement: Container) -> None:
+    """Make the worker use `replacement` (tests wire their own database and SMTP server)."""
+    global _container
+    _container = replacement

@@ -16,4 +16,6 @@ class CeleryPublisher:
         self.app = app
 
     def publish(self, step: str, order_id: str) -> None:
-        self.app.send_task(task_name(step), args=[order_id], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+        # Through the registered task rather than send_task, so that eager mode (unit tests) applies.
+        task = self.app.tasks[task_name(step)]
+        task.apply_async(args=[order_id], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
