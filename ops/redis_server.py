@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 import redis
 
@@ -95,7 +96,7 @@ class RedisServer:
             raise RedisServerError("the Redis server has no port yet; call start() first")
         return f"redis://{client_host(self.host)}:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> Self:
         """Start redis-server and wait until it responds on its port.
 
         A port chosen here can be taken by another process before Redis binds it, so a start
@@ -128,7 +129,7 @@ class RedisServer:
         self._cleanup_process()
         self._cleanup_workdir()
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -79,7 +80,7 @@ class SmtpSink:
         self._arrived = threading.Condition()
         self._controller = Controller(_SinkHandler(self), hostname=host, port=self.port)
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> Self:
         if self.mbox_path is not None:
             self.mbox_path.parent.mkdir(parents=True, exist_ok=True)
         self._controller.start()
@@ -90,7 +91,7 @@ class SmtpSink:
         self._controller.stop()
         logger.info("SMTP sink on %s:%s stopped", self.host, self.port)
 
-    def __enter__(self) -> "SmtpSink":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -167,6 +168,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every SMTP command at INFO on "mail.log", which would bury the mail lines.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -68,9 +68,9 @@ def test_sink_keeps_arrival_order():
 
 
 def test_wait_for_times_out_with_counts():
-    with SmtpSink() as sink:
-        with pytest.raises(TimeoutError, match="expected 1 mails within 0.2 s, received 0"):
-            sink.wait_for(1, timeout=0.2)
+    expected_error = "expected 1 mails within 0.2 s, received 0"
+    with SmtpSink() as sink, pytest.raises(TimeoutError, match=expected_error):
+        sink.wait_for(1, timeout=0.2)
 
 
 def test_cli_sink_logs_and_stops(tmp_path):
@@ -102,4 +102,3 @@ def wait_until_listening(port: int, timeout: float) -> None:
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"SMTP sink did not listen on port {port} within {timeout} s")
-
