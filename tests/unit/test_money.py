@@ -1,0 +1,36 @@
+import pytest
+
+from domain.money import MoneyError, format_amount, parse_amount, validate_currency
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [("3.39", "GBP", 339), ("3.3", "GBP", 330), ("18", "GBP", 1800), ("500", "JPY", 500), ("1.234", "BHD", 1234)],
+)
+def test_parse_amount_in_minor_units(text, currency, minor):
+    assert parse_amount(text, currency) == minor
+
+
+@pytest.mark.parametrize("text", ["3.399", "abc", "-1", "NaN", "Infinity", ""])
+def test_parse_amount_rejects(text):
+    with pytest.raises(MoneyError):
+        parse_amount(text, "GBP")
+
+
+def test_parse_amount_rejects_decimals_for_yen():
+    with pytest.raises(MoneyError, match="more than 0 decimal places"):
+        parse_amount("1.5", "JPY")
+
+
+def test_format_amount_pads_to_currency_digits():
+    assert format_amount(330, "GBP") == "3.30"
+    assert format_amount(5, "JPY") == "5"
+    assert format_amount(1234, "BHD") == "1.234"
+
+
+def test_currency_is_normalised_and_checked():
+    assert validate_currency(" gbp ") == "GBP"
+    with pytest.raises(MoneyError):
+        validate_currency("XXX")
+    with pytest.raises(MoneyError):
+        validate_currency("ZZZ")
