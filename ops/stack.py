@@ -106,6 +106,8 @@ def choose_redis(redis_url: str, var_dir: Path) -> tuple[str, list[str] | None]:
     When no server responds at `redis_url`, a free loopback port is chosen for a private
     redis-server and its command is returned too, else the command is None.
     """
+    # NOTE: Celery queues are keyed by name inside one Redis database, so a second stack or a
+    # stray worker on the same REDIS_URL consumes this stack's tasks. Give each its own database.
     if redis_reachable(redis_url):
         logger.info("using the Redis server at %s", redact_url(redis_url))
         return redis_url, None
