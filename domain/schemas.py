@@ -81,6 +81,10 @@ class UserCreate(Request):
         return self
 
 
+class UserUpdate(Request):
+    active: bool
+
+
 class UserPublic(BaseModel):
     id: str
     name: str

@@ -3,7 +3,7 @@ from fastapi import APIRouter, Request, Response, status
 from api.deps import ContainerDep
 from api.responses import ERRORS
 from domain.models import User
-from domain.schemas import UserCreate, UserPublic
+from domain.schemas import UserCreate, UserPublic, UserUpdate
 
 router = APIRouter(tags=["users"])
 
@@ -32,3 +32,9 @@ def public_user(user: User) -> UserPublic:
         active=user.active,
         created_at=user.created_at,
     )
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic, responses=ERRORS)
+def update_user(user_id: str, body: UserUpdate, container: ContainerDep) -> UserPublic:
+    """Enable or disable a user; a disabled user's new orders fail validation."""
+    return public_user(container.users.set_active(user_id, body.active))
