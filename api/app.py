@@ -8,6 +8,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.idempotency import IdempotencyMiddleware
 from api.routes import health, orders, products, users
 from domain.bootstrap import Container, bootstrap
 from domain.settings import get_settings
@@ -29,6 +30,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     app = FastAPI(title="orderflow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     for module in (users, products, orders, health):
         app.include_router(module.router)
     _serve_docs_offline(app)

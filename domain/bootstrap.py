@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.catalog import CatalogService
 from domain.database import create_db_engine, create_session_factory
+from domain.idempotency import IdempotencyService
 from domain.notifications import EmailNotifier, Notifier, SmsNotifier
 from domain.orders import OrderService
 from domain.outbox import OutboxRelay, TaskPublisher
@@ -34,6 +35,7 @@ class Container:
     orders: OrderService
     saga: OrderSaga
     outbox: OutboxRelay
+    idempotency: IdempotencyService
     sweeper: Sweeper
 
     def dispose(self) -> None:
@@ -62,6 +64,7 @@ def bootstrap(settings: Settings, publisher: TaskPublisher, engine: Engine | Non
         orders=OrderService(uow_factory, card_processor=processors["card"]),
         saga=saga,
         outbox=OutboxRelay(uow_factory, publisher),
+        idempotency=IdempotencyService(session_factory),
         sweeper=Sweeper(uow_factory, saga, SweepPolicy()),
     )
 

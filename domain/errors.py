@@ -4,6 +4,8 @@ OrderflowError
 ├── NotFound                  an id that does not exist
 ├── Conflict                  a unique value already taken
 ├── InvalidRequest            input the schema accepts but the domain rejects
+├── IdempotencyKeyReused      an Idempotency-Key sent again with a different request
+├── RequestInProgress         an Idempotency-Key whose first request is still running
 ├── OrderRejected             a business rule failed an order (no retry)
 │   ├── UserNotAllowed        unknown or disabled user
 │   ├── OutOfStock
@@ -37,6 +39,14 @@ class InvalidRequest(OrderflowError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class IdempotencyKeyReused(OrderflowError):
+    pass
+
+
+class RequestInProgress(OrderflowError):
+    pass
 
 
 class OrderRejected(OrderflowError):

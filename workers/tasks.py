@@ -94,6 +94,7 @@ def relay_outbox() -> int:
 
 @app.task(name="orderflow.sweep")
 def sweep() -> int:
+    container().idempotency.purge_expired()
     redrive = container().sweeper.sweep()
     for order_id, step in redrive:
         dispatch([step], order_id)

@@ -1,0 +1,113 @@
+"""Idempotency-Key on the POST routes: replay, mismatch, in-flight and scoping."""
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.idempotency import _fingerprint
+from tests.builders import card, product_fields, user_fields
+
+
+@pytest.fixture
+def client(container) -> Iterator[TestClient]:
+    with TestClient(create_app(container)) as client:
+        yield client
+
+
+def test_retry_replays_stored_response(client, container):
+    body = product_fields(sku="IDEM-1")
+
+    first = client.post("/products", json=body, headers={"Idempotency-Key": "k-1"})
+    second = client.post("/products", json=body, headers={"Idempotency-Key": "k-1"})
+
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.headers["location"] == first.headers["location"]
+    assert "idempotent-replayed" not in first.headers
+    assert len(client.get("/products", params={"sku": "IDEM-1"}).json()) == 1
+
+
+def test_retried_order_created_once(client, container):
+    user = client.post("/users", json=user_fields()).json()
+    product = client.post("/products", json=product_fields()).json()
+    order = {"user_id": user["id"], "items": [{"sku": product["sku"], "quantity": 1}], "payment": card()}
+
+    responses = [client.post("/orders", json=order, headers={"Idempotency-Key": "order-k"}) for _attempt in range(3)]
+
+    assert {response.json()["order_id"] for response in responses} == {responses[0].json()["order_id"]}
+    assert [response.status_code for response in responses] == [202, 202, 202]
+    assert container.outbox.publisher.published == [("validate_user", responses[0].json()["order_id"])]
+
+
+def test_reordered_json_is_same_request(client):
+    body = user_fields()
+    reordered = dict(reversed(list(body.items())))
+    assert client.post("/users", json=body, headers={"Idempotency-Key": "u-1"}).status_code == 201
+    assert client.post("/users", json=reordered, headers={"Idempotency-Key": "u-1"}).headers["idempotent-replayed"] == "true"
+
+
+def test_same_key_other_body_rejected(client):
+    client.post("/products", json=product_fields(), headers={"Idempotency-Key": "k-2"})
+    response = client.post("/products", json=product_fields(), headers={"Idempotency-Key": "k-2"})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert response.json()["error"]["fields"][0]["field"] == "Idempotency-Key"
+
+
+def test_key_in_flight_conflicts(client, container):
+    body = product_fields()
+    # Claim the key as a first request that is still running would.
+    fingerprint = _fingerprint({"method": "POST", "path": "/products"}, json.dumps(body).encode())
+    container.idempotency.claim("anonymous", "k-3", fingerprint)
+
+    response = client.post("/products", json=body, headers={"Idempotency-Key": "k-3"})
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "request_in_progress"
+
+
+def test_validation_error_is_stored(client):
+    bad = product_fields(price="1.234")
+    first = client.post("/products", json=bad, headers={"Idempotency-Key": "k-4"})
+    second = client.post("/products", json=bad, headers={"Idempotency-Key": "k-4"})
+    assert first.status_code == second.status_code == 422
+    assert second.json() == first.json()
+
+
+def test_key_too_long_rejected(client):
+    response = client.post("/products", json=product_fields(), headers={"Idempotency-Key": "x" * 256})
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == "Idempotency-Key"
+
+
+def test_keys_scoped_to_caller(client):
+    body = product_fields()
+    first = client.post("/products", json=body, headers={"Idempotency-Key": "k-5", "Authorization": "Bearer one"})
+    other = client.post("/products", json=body, headers={"Idempotency-Key": "k-5", "Authorization": "Bearer two"})
+    assert first.status_code == 201
+    assert other.status_code == 409
+    assert "idempotent-replayed" not in other.headers
+
+
+def test_concurrent_retries_create_one(client):
+    body = product_fields(sku="IDEM-RACE")
+    results = []
+
+    def post() -> None:
+        results.append(client.post("/products", json=body, headers={"Idempotency-Key": "race"}).status_code)
+
+    threads = [threading.Thread(target=post) for _number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results.count(201) >= 1
+    assert set(results) <= {201, 409}
+    assert len(client.get("/products", params={"sku": "IDEM-RACE"}).json()) == 1
