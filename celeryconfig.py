@@ -54,9 +54,10 @@ task_routes = {
     "orderflow.sweep": {"queue": "orderflow"},
 }
 
+# Seconds between runs of the outbox relay and of the stalled-order sweeper.
 beat_schedule = {
-    "relay-outbox": {"task": "orderflow.relay_outbox", "schedule": 2.0},
-    "sweep-stalled-orders": {"task": "orderflow.sweep", "schedule": 30.0},
+    "relay-outbox": {"task": "orderflow.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_INTERVAL_S", "2"))},
+    "sweep-stalled-orders": {"task": "orderflow.sweep", "schedule": float(os.environ.get("SWEEP_INTERVAL_S", "30"))},
 }
 
 worker_send_task_events = True

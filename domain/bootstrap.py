@@ -1,7 +1,9 @@
 """The one place where orderflow is wired together; both the API and the workers call it."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
@@ -53,6 +55,7 @@ def bootstrap(settings: Settings, publisher: TaskPublisher, engine: Engine | Non
         directory=_user_directory(settings, uow_factory),
         processors=processors,
         notifiers=_notifiers(settings, session_factory),
+        max_step_attempts=settings.max_step_attempts,
     )
 
     return Container(
@@ -65,7 +68,7 @@ def bootstrap(settings: Settings, publisher: TaskPublisher, engine: Engine | Non
         saga=saga,
         outbox=OutboxRelay(uow_factory, publisher),
         idempotency=IdempotencyService(session_factory),
-        sweeper=Sweeper(uow_factory, saga, SweepPolicy()),
+        sweeper=Sweeper(uow_factory, saga, _sweep_policy(settings)),
     )
 
 
@@ -73,6 +76,14 @@ def _behaviour(settings: Settings) -> SandboxBehaviour:
     return SandboxBehaviour(
         latency=LatencyProfile.parse(settings.gateway_latency_ms),
         failure_rate=settings.gateway_failure_rate,
+        crash_file=Path(settings.sandbox_crash_file) if settings.sandbox_crash_file else None,
+    )
+
+
+def _sweep_policy(settings: Settings) -> SweepPolicy:
+    return SweepPolicy(
+        step_deadline=timedelta(seconds=settings.step_deadline_s),
+        max_age=timedelta(seconds=settings.order_max_age_s),
     )
 
 

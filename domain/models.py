@@ -179,6 +179,16 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
+class SentNotification(Base):
+    """A notification the provider accepted, so that a re-run of the step does not send it again."""
+
+    __tablename__ = "sent_notifications"
+
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    sent_at: Mapped[datetime]
+
+
 class IdempotencyRecord(Base):
     """The stored response to a request made with an `Idempotency-Key` header."""
 

@@ -7,12 +7,15 @@ or never ran (process killed). A message may therefore be published twice; every
 is idempotent, so a duplicate does no harm.
 """
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
 from domain.service import Service
 from domain.unit_of_work import UnitOfWork
+
+BROKER_BACKOFF_S = 5.0
 
 
 class TaskPublisher(Protocol):
@@ -25,13 +28,22 @@ class OutboxRelay(Service):
         super().__init__(**kwargs)
         self.uow_factory = uow_factory
         self.publisher = publisher
+        self._paused_until = 0.0
 
     def publish(self, message_id: int, step: str, order_id: str) -> bool:
-        """Publish one message now and mark it sent; return False if the broker failed."""
+        """Publish one message now and mark it sent; return False if it was left for the relay.
+
+        After a failure the fast path pauses for BROKER_BACKOFF_S, so that while the broker
+        is down each request does not wait out a publish timeout in a server thread.
+        """
+        if time.monotonic() < self._paused_until:
+            return False
+
         try:
             self.publisher.publish(step, order_id)
         except Exception:
             # The relay retries it later; the order is safe in the database meanwhile.
+            self._paused_until = time.monotonic() + BROKER_BACKOFF_S
             self.log.warning("Publish failed, left for the relay", exc_info=True, extra={"order_id": order_id})
             return False
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain.models import Order, OrderStep, OutboxMessage, Product, User
+from domain.models import Order, OrderStep, OutboxMessage, Product, SentNotification, User
 
 
 class UserRepository:
@@ -143,3 +143,14 @@ class OutboxRepository:
             .where(OutboxMessage.id.in_(message_ids), OutboxMessage.sent_at.is_(None))
             .values(sent_at=now)
         )
+
+
+class NotificationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def was_sent(self, idempotency_key: str) -> bool:
+        return self.session.get(SentNotification, idempotency_key) is not None
+
+    def record_sent(self, idempotency_key: str, channel: str, now: datetime) -> None:
+        self.session.merge(SentNotification(idempotency_key=idempotency_key, channel=channel, sent_at=now))

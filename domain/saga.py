@@ -110,7 +110,7 @@ class OrderSaga(Service):
 
         customer = self.directory.lookup(order.user_id)
         try:
-            self.notifiers[customer.notify_via].send(_confirmation(order, customer))
+            self._notify_once(_confirmation(order, customer), customer.notify_via)
         except NotificationRejected as rejection:
             return self.complete_without_notification(order_id, str(rejection))
 
@@ -265,6 +265,22 @@ class OrderSaga(Service):
         order.step_attempts = 0
         uow.commit()
         return pending[:1]
+
+    def _notify_once(self, notification: Notification, channel: str) -> None:
+        """Send unless an earlier run already did; the record is committed right after sending.
+
+        NOTE: a crash between the provider accepting the message and that commit sends it
+        twice; the email's stable Message-ID lets the receiving side drop the copy.
+        """
+        with self.uow_factory() as uow:
+            if uow.notifications.was_sent(notification.idempotency_key):
+                return
+
+        self.notifiers[channel].send(notification)
+
+        with self.uow_factory() as uow:
+            uow.notifications.record_sent(notification.idempotency_key, channel, self.clock())
+            uow.commit()
 
     def _processor_for(self, order: Order) -> PaymentProcessor:
         return self.processors[order.payment.method]

@@ -1,9 +1,15 @@
 """What the sandbox gateways and providers share: simulated latency and transient failures."""
 
+import logging
+import os
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,8 @@ class SandboxBehaviour:
     failure_rate: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
     sleep: Callable[[float], None] = time.sleep
+    # See Settings.sandbox_crash_file.
+    crash_file: Path | None = None
 
     def wait(self) -> None:
         delay_ms = self.rng.uniform(self.latency.low_ms, self.latency.high_ms)
@@ -40,3 +48,14 @@ class SandboxBehaviour:
 
     def fails(self) -> bool:
         return self.failure_rate > 0 and self.rng.random() < self.failure_rate
+
+    def maybe_crash(self) -> None:
+        """Kill this process if the crash file exists (fault injection for tests)."""
+        if self.crash_file is None:
+            return
+        try:
+            self.crash_file.unlink()
+        except FileNotFoundError:
+            return
+        log.warning("Crash file found: killing process %s with SIGKILL", os.getpid())
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     # Seconds a client should wait before polling a job again.
     poll_after_s: int = 1
 
+    # The sweeper re-dispatches a step that has not moved for step_deadline_s seconds and
+    # fails an order still unfinished order_max_age_s seconds after it was placed.
+    step_deadline_s: float = Field(300.0, gt=0)
+    order_max_age_s: float = Field(3600.0, gt=0)
+    # Deliveries of one step (retries included) before the order fails instead of looping.
+    max_step_attempts: int = Field(10, ge=1)
+
+    # Fault injection for crash tests: when this file exists as a sandbox gateway finishes a
+    # charge or refund, the process deletes the file and kills itself with SIGKILL before
+    # the result is recorded. Leave unset outside tests.
+    sandbox_crash_file: str | None = None
+
 
 @lru_cache
 def get_settings() -> Settings:

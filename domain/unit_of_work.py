@@ -5,6 +5,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.repositories import (
+    NotificationRepository,
     OrderRepository,
     OutboxRepository,
     ProductRepository,
@@ -28,6 +29,7 @@ class UnitOfWork:
         self.products = ProductRepository(self.session)
         self.orders = OrderRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.notifications = NotificationRepository(self.session)
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -21,6 +21,7 @@ from domain.models import Base
 from domain.settings import Settings
 from ops.redis_server import RedisServer
 from ops.smtp_sink import SmtpSink
+from workers.app import app as orderflow_celery
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("ORDERFLOW_TEST_POSTGRES_URL")
@@ -78,6 +79,16 @@ def database_url(request, tmp_path, sqlite_template) -> str:
 def redis_url() -> Iterator[str]:
     with RedisServer() as server:
         yield server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_broker(redis_url) -> None:
+    """Point the Celery app at the private Redis before any test builds a connection pool.
+
+    Kombu's pools keep the URL they were built with, so this must happen first: otherwise
+    a test could publish to whatever Redis listens on the default port.
+    """
+    orderflow_celery.conf.update(broker_url=redis_url, result_backend=redis_url)
 
 
 @pytest.fixture

@@ -131,6 +131,7 @@ class SandboxGateway:
             )
         )
 
+        self.behaviour.maybe_crash()
         self._maybe_time_out(idempotency_key, "after the gateway acted")
         return entry
 

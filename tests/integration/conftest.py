@@ -13,8 +13,7 @@ QUEUES = ["users", "inventory", "payments", "notifications", "orderflow"]
 
 
 @pytest.fixture(scope="session")
-def celery_session_app(redis_url):
-    orderflow_celery.conf.update(broker_url=redis_url, result_backend=redis_url)
+def celery_session_app(private_broker):
     return orderflow_celery
 
 
