@@ -1,0 +1,58 @@
+"""Runs the load generator in its own process and returns what it measured."""
+
+import os
+from typing import Any
+
+from bench import wrk
+from bench.processes import run_json_tool
+
+# Time allowed past a load's own bound for requests still in flight and for process start.
+SLACK_S = 60.0
+REQUEST_TIMEOUT_S = 60.0
+
+
+def closed_loop(
+    url: str,
+    concurrency: int,
+    max_requests: int,
+    max_duration_s: float,
+    method: str = "POST",
+    bodies: list[dict] | None = None,
+    expected_status: int = 200,
+    generator: str = "auto",
+) -> dict[str, Any]:
+    """Keep `concurrency` clients busy against `url`; see bench.loadgen.closed_loop.
+
+    `generator` is "wrk", "httpx", or "auto" for wrk when it is installed.
+    """
+    spec = {
+        "mode": "closed_loop",
+        "url": url,
+        "method": method,
+        "bodies": bodies or [],
+        "concurrency": concurrency,
+        "max_requests": max_requests,
+        "max_duration_s": max_duration_s,
+        "expected_status": expected_status,
+        "timeout_s": REQUEST_TIMEOUT_S,
+    }
+    if generator == "wrk" or (generator == "auto" and wrk.available()):
+        result = wrk.closed_loop(spec, max_duration_s + SLACK_S)
+    else:
+        result = run_json_tool("bench.loadgen", spec, dict(os.environ), max_duration_s + SLACK_S)
+    return {"clients": concurrency} | result
+
+
+def order_roundtrip(api_url: str, bodies: list[dict], count: int, poll_interval_s: float, order_timeout_s: float, max_duration_s: float) -> dict[str, Any]:
+    """Submit orders one at a time and poll each to its end; see bench.loadgen.order_roundtrip."""
+    spec = {
+        "mode": "order_roundtrip",
+        "api_url": api_url,
+        "bodies": bodies,
+        "count": count,
+        "poll_interval_s": poll_interval_s,
+        "order_timeout_s": order_timeout_s,
+        "max_duration_s": max_duration_s,
+        "timeout_s": REQUEST_TIMEOUT_S,
+    }
+    return run_json_tool("bench.loadgen", spec, dict(os.environ), max_duration_s + order_timeout_s + SLACK_S)

@@ -1,0 +1,158 @@
+"""The load generator, run as its own process so that it does not share a CPU with the harness.
+
+    python -m bench.loadgen SPEC.json
+
+SPEC.json contains one load description (see `closed_loop` and `order_roundtrip`), and the
+result is printed to stdout as one JSON object. Every loop stops at `max_requests` (or `count`)
+and at `max_duration_s`, whichever comes first, and only loopback URLs are accepted.
+"""
+
+import asyncio
+import ipaddress
+import logging
+import resource
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from bench.processes import spec_tool_main
+from bench.stats import latency_summary_ms, rate
+
+log = logging.getLogger(__name__)
+
+FINAL_JOB_STATES = ("succeeded", "failed")
+
+
+async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
+    """Keep `concurrency` clients sending requests back to back; count and time the responses.
+
+    Spec keys: url, method, bodies (list of JSON bodies, used in turn; empty for no body),
+    concurrency, max_requests, max_duration_s, expected_status, timeout_s.
+    """
+    bodies = spec.get("bodies") or [None]
+    concurrency = spec["concurrency"]
+    deadline = time.perf_counter() + spec["max_duration_s"]
+    issued = 0
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+
+    async def client() -> None:
+        # One connection per client: a pool shared by many clients costs more CPU per
+        # request in httpx than the bare server does.
+        nonlocal issued
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(limits=limits, timeout=spec["timeout_s"]) as http:
+            while issued < spec["max_requests"] and time.perf_counter() < deadline:
+                body = bodies[issued % len(bodies)]
+                issued += 1
+                started = time.perf_counter()
+                outcome = await _send(http, spec["method"], spec["url"], body)
+                outcomes[outcome] += 1
+                if outcome == str(spec["expected_status"]):
+                    latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    duration = time.perf_counter() - started
+
+    return {
+        "requests": issued,
+        "ok": len(latencies),
+        "outcomes": dict(outcomes),
+        "duration_s": round(duration, 3),
+        "per_s": rate(len(latencies), duration),
+        "latency": latency_summary_ms(latencies),
+    }
+
+
+async def order_roundtrip(spec: dict[str, Any]) -> dict[str, Any]:
+    """Submit one order at a time and poll its job until it is final.
+
+    Spec keys: api_url, bodies, count, poll_interval_s, order_timeout_s, max_duration_s,
+    timeout_s. A latency runs from just before POST /orders to the poll that saw the job
+    final, so its resolution is one poll interval plus one GET.
+    """
+    deadline = time.perf_counter() + spec["max_duration_s"]
+    latencies: list[float] = []
+    states: Counter[str] = Counter()
+
+    async with httpx.AsyncClient(base_url=spec["api_url"], timeout=spec["timeout_s"]) as http:
+        for index in range(spec["count"]):
+            if time.perf_counter() >= deadline:
+                break
+            body = spec["bodies"][index % len(spec["bodies"])]
+            started = time.perf_counter()
+            state = await _submit_and_wait(http, body, spec)
+            states[state] += 1
+            if state in FINAL_JOB_STATES:
+                latencies.append(time.perf_counter() - started)
+
+    return {
+        "orders": sum(states.values()),
+        "states": dict(states),
+        "poll_interval_s": spec["poll_interval_s"],
+        "latency": latency_summary_ms(latencies),
+    }
+
+
+async def _submit_and_wait(http: httpx.AsyncClient, body: dict, spec: dict[str, Any]) -> str:
+    """Return the final job state, or why none was seen (`rejected-<status>`, `timed-out`)."""
+    response = await http.post("/orders", json=body)
+    if response.status_code != 202:
+        return f"rejected-{response.status_code}"
+    status_url = response.json()["status_url"]
+
+    give_up_at = time.perf_counter() + spec["order_timeout_s"]
+    while time.perf_counter() < give_up_at:
+        job = await http.get(status_url)
+        if job.status_code == 200 and job.json()["state"] in FINAL_JOB_STATES:
+            return job.json()["state"]
+        await asyncio.sleep(spec["poll_interval_s"])
+    return "timed-out"
+
+
+async def _send(http: httpx.AsyncClient, method: str, url: str, body: Any) -> str:
+    """Send one request; return its status code, or the exception's class name."""
+    try:
+        response = await http.request(method, url, json=body)
+    except httpx.HTTPError as error:
+        return type(error).__name__
+    return str(response.status_code)
+
+
+MODES = {"closed_loop": closed_loop, "order_roundtrip": order_roundtrip}
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the load that `spec` describes and add this process's CPU seconds to the result."""
+    _require_loopback(spec.get("url") or spec["api_url"])
+    cpu_before = _cpu_seconds()
+    result = asyncio.run(MODES[spec["mode"]](spec))
+    result["loadgen_cpu_s"] = round(_cpu_seconds() - cpu_before, 3)
+    result["load_generator"] = "httpx"
+    return result
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _require_loopback(url: str) -> None:
+    host = httpx.URL(url).host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"invalid target {url!r}: the load generator sends only to loopback addresses")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return spec_tool_main("bench.loadgen", run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
