@@ -1,0 +1,83 @@
+"""Renders docs/benchmarks.md from one run's report, so the page always matches a real run."""
+
+from typing import Any
+
+from bench.report import FIGURE_HEADER, TARGET_HEADER, markdown_table
+
+METHOD = """\
+## What is measured
+
+Every process runs on this machine and listens on 127.0.0.1: a private redis-server, a
+SQLite file migrated with `alembic upgrade head`, the SMTP sink, `uvicorn api.main:app
+--workers 1` and one Celery worker for all queues. A separate load-generator process (an
+httpx async client) drives each load, and every load stops at a request count or a duration,
+whichever comes first.
+
+- **Ceilings.** A bare ASGI app under the same uvicorn options (`bench/ceiling_app.py`), and a
+  bare Celery chain of four no-op tasks with Celery's Redis result backend
+  (`bench/ceiling_chain.py`), run on the same Redis and with the same worker pool options as
+  orderflow. The chain copies orderflow's delivery and event settings from `celeryconfig.py`
+  (late acknowledgement, prefetch of one, task events).
+- **Intake.** POST /orders accepted/s and latency at 1, 16 and 64 clients while the worker
+  processes the accepted orders. Each level ends with a drain: the next level starts when
+  every order is final.
+- **Saturation.** A batch of orders is submitted by 64 clients; completed orders/s is the
+  batch's completed orders over the time from the first submit to the last order's final
+  update, read from the database.
+- **Light load.** One order at a time, submitted and then polled on GET /jobs every 5 ms
+  until it is final.
+- **Gateway latency.** A fresh stack with GATEWAY_LATENCY_MS set, which delays every call to
+  the card and PayPal gateways and the SMS sandbox. Benchmark users are notified by SMS, so
+  an order waits on two remote calls, as in the synchronous peer.
+- **Synchronous peer** (`bench/sync_peer.py`). A FastAPI app with `def` endpoints that checks
+  the user with GET /users/{id} on the orderflow API, sleeps once for the charge and once
+  for the notification, and then answers.
+- **Memory.** Resident set size of the API process and of the worker process with its
+  children (psutil), on an idle stack after the first and the second order count.
+- **Replay.** With `--data DIR` or ORDERFLOW_DATA_DIR, `python -m ops.replay DIR` runs against
+  the zero-latency stack at the end.
+
+All processes share the machine's cores with the load generator, so the figures are
+relative to this machine. Compare ratios between runs, not absolute figures.
+"""
+
+
+def render_page(report: dict[str, Any], figures: list[tuple[str, ...]], targets: list[tuple[str, ...]], notes: list[str]) -> str:
+    environment = report["environment"]
+    versions = ", ".join(f"{name} {version}" for name, version in environment["versions"].items())
+    machine = environment["machine"]
+    sections = [
+        "# Benchmarks",
+        "Produced by the benchmark harness; rerun it to replace this page:",
+        f"```\n{report['command']}\n```",
+        f"Mode: {report['mode']}. Wall time of the run: {report['wall_time_s']:.0f} s. Commit: {environment['git_commit']}.",
+        "## Targets",
+        markdown_table(TARGET_HEADER, targets),
+        "Ratio is figure ÷ ceiling or reference; the RSS rows divide the second snapshot by the first.",
+        "## Figures",
+        markdown_table(FIGURE_HEADER, figures),
+        "## Settings",
+        _settings_list(report),
+        "## Machine",
+        (
+            f"- {machine['cpu_model']}, {machine['logical_cpus']} logical CPUs ({machine['physical_cores']} physical cores), "
+            f"{machine['memory_gib']} GiB of memory\n- {machine['platform']}\n"
+            f"- SQLite on {environment['database']['filesystem']}\n- {versions}"
+        ),
+    ]
+    if notes:
+        sections += ["## Notes", "\n".join(f"- {note}" for note in notes)]
+    sections.append(METHOD)
+    return "\n\n".join(sections).rstrip() + "\n"
+
+
+def _settings_list(report: dict[str, Any]) -> str:
+    settings = report["settings"]
+    lines = [
+        f"- Celery worker: `--pool {settings['pool']} --concurrency {settings['concurrency']}`, queues users, inventory, payments, notifications, orderflow",
+        "- API: `uvicorn api.main:app --workers 1`, LOG_LEVEL=WARNING",
+        f"- Gateway latency of the second stack: {settings['gateway_latency_ms']} ms per call; users notified by {settings['notify_via']}",
+        f"- Counts: {settings['counts']}",
+        f"- Bounds in seconds: {settings['durations']}",
+    ]
+    return "\n".join(lines)

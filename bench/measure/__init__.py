@@ -1,0 +1,1 @@
+"""One module per measurement; each returns a JSON-ready dict of what it measured."""

@@ -1,0 +1,34 @@
+"""Ceiling (a): requests/s of a bare uvicorn JSON endpoint at the intake's client count."""
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from bench import load
+from bench.config import BenchConfig
+from bench.processes import ManagedProcess, wait_for_http
+from bench.seed import order_bodies
+from bench.stack import HOST, api_command
+from ops.ports import free_port
+
+log = logging.getLogger(__name__)
+
+CLIENTS = 64
+
+
+def measure_http_ceiling(config: BenchConfig, workdir: Path) -> dict[str, Any]:
+    port = free_port(HOST)
+    url = f"http://{HOST}:{port}"
+    server = ManagedProcess("ceiling-http", api_command("bench.ceiling_app:app", port), dict(os.environ), workdir / "ceiling-http.log")
+    try:
+        wait_for_http(f"{url}/healthz", server, config.durations.startup_s)
+        # Bodies of the same size as the orders, so that both servers parse as much JSON.
+        bodies = order_bodies(["0" * 32], ["BENCH-0", "BENCH-1"])
+        result = load.closed_loop(
+            f"{url}/orders", CLIENTS, config.counts.http_ceiling_requests, config.durations.load_s, bodies=bodies, generator=config.load_generator
+        )
+    finally:
+        server.stop()
+    log.info("Bare uvicorn: %s requests/s at %s clients", result["per_s"], CLIENTS)
+    return result

@@ -1,0 +1,37 @@
+"""orderflow intake: POST /orders accepted/s and latency at a fixed number of clients.
+
+The worker runs meanwhile, as it does in production, so the API shares the machine and the
+database with the saga steps of the orders it accepts.
+"""
+
+import logging
+from typing import Any
+
+from bench import load
+from bench.config import BenchConfig
+from bench.seed import Seed
+from bench.stack import OrderflowStack
+
+log = logging.getLogger(__name__)
+
+
+def measure_intake(config: BenchConfig, stack: OrderflowStack, seed: Seed, clients: int, requests: int) -> dict[str, Any]:
+    result = post_orders(config, stack, seed, clients, requests, config.durations.load_s)
+    log.info(
+        "POST /orders on %s at %s clients: %s accepted/s, p50 %s ms, p99 %s ms",
+        stack.name, clients, result["per_s"], result["latency"]["p50_ms"], result["latency"]["p99_ms"],
+    )
+    return result
+
+
+def post_orders(config: BenchConfig, stack: OrderflowStack, seed: Seed, clients: int, requests: int, max_duration_s: float) -> dict[str, Any]:
+    """Send POST /orders from `clients` clients until `requests` responses or `max_duration_s`."""
+    return load.closed_loop(
+        f"{stack.api_url}/orders",
+        concurrency=clients,
+        max_requests=requests,
+        max_duration_s=max_duration_s,
+        bodies=seed.order_bodies,
+        expected_status=202,
+        generator=config.load_generator,
+    )

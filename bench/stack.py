@@ -1,0 +1,123 @@
+"""One orderflow stack for the benchmark: SQLite file, SMTP sink, uvicorn and a Celery worker.
+
+Every process is a child of the harness, bound to 127.0.0.1, with its environment pointing at
+a fresh SQLite file migrated with `alembic upgrade head` and at a Redis database of its own.
+Celery beat does not run, so an order whose first publish fails is not relayed again. The
+harness reports such orders as not final instead of waiting for them.
+"""
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Self
+
+from bench.config import PoolSettings
+from bench.processes import (
+    ROOT,
+    BenchProcessError,
+    ManagedProcess,
+    python_command,
+    wait_for_http,
+    wait_for_port,
+)
+from ops.ports import free_port
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+ORDERFLOW_QUEUES = "users,inventory,payments,notifications,orderflow"
+
+
+def api_command(app: str, port: int) -> list[str]:
+    """Build the uvicorn command line shared by orderflow, the bare endpoint and the sync peer."""
+    return python_command(
+        "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
+        "--workers", "1", "--log-level", "warning", "--no-access-log",
+    )
+
+
+def worker_command(app: str, queues: str, pool: PoolSettings) -> list[str]:
+    """Build the Celery worker command line shared by orderflow and the bare chain."""
+    return python_command(
+        "-m", "celery", "-A", app, "worker",
+        "--pool", pool.pool, "--concurrency", str(pool.concurrency), "--queues", queues,
+        "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
+    )
+
+
+class OrderflowStack:
+    """orderflow's processes on loopback; use as a context manager."""
+
+    def __init__(self, name: str, workdir: Path, redis_url: str, pool: PoolSettings, latency_ms: int, startup_s: float) -> None:
+        self.name = name
+        self.dir = workdir / name
+        self.redis_url = redis_url
+        self.pool = pool
+        self.latency_ms = latency_ms
+        self.startup_s = startup_s
+        self.database_url = f"sqlite:///{self.dir / 'orderflow.db'}"
+        self.api_url = ""
+        self.api: ManagedProcess | None = None
+        self.worker: ManagedProcess | None = None
+        self._smtp: ManagedProcess | None = None
+
+    def env(self, smtp_port: int) -> dict[str, str]:
+        return os.environ | {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.redis_url,
+            "CELERY_RESULT_BACKEND": self.redis_url,
+            "SMTP_HOST": HOST,
+            "SMTP_PORT": str(smtp_port),
+            "GATEWAY_LATENCY_MS": str(self.latency_ms),
+            "LOG_LEVEL": "WARNING",
+        }
+
+    def start(self) -> Self:
+        self.dir.mkdir(parents=True)
+        smtp_port = free_port(HOST)
+        env = self.env(smtp_port)
+
+        self._smtp = ManagedProcess(
+            f"{self.name}-smtp", python_command("-m", "ops.smtp_sink", "--host", HOST, "--port", str(smtp_port)),
+            env, self.dir / "smtp.log",
+        )
+        wait_for_port(HOST, smtp_port, self._smtp, self.startup_s)
+        self._migrate(env)
+
+        api_port = free_port(HOST)
+        self.api_url = f"http://{HOST}:{api_port}"
+        self.api = ManagedProcess(f"{self.name}-api", api_command("api.main:app", api_port), env, self.dir / "api.log")
+        self.worker = ManagedProcess(
+            f"{self.name}-worker", worker_command("workers.app", ORDERFLOW_QUEUES, self.pool), env, self.dir / "worker.log"
+        )
+        wait_for_http(f"{self.api_url}/healthz", self.api, self.startup_s)
+        log.info("Stack %s is up: api=%s database=%s latency_ms=%s", self.name, self.api_url, self.database_url, self.latency_ms)
+        return self
+
+    def check_running(self) -> None:
+        for process in (self.api, self.worker, self._smtp):
+            process.check_running()
+
+    def stop(self) -> None:
+        for process in (self.worker, self.api, self._smtp):
+            if process is not None:
+                process.stop()
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _migrate(self, env: dict[str, str]) -> None:
+        completed = subprocess.run(
+            python_command("-m", "alembic", "upgrade", "head"), cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        if completed.returncode != 0:
+            raise BenchProcessError(f"alembic upgrade head failed with exit code {completed.returncode}: {completed.stderr[-2000:]}")
