@@ -69,6 +69,11 @@ class PaymentStatus(enum.StrEnum):
     CAPTURED = "captured"
     DECLINED = "declined"
     REFUNDED = "refunded"
+    # The order failed while its charge may have reached the gateway; the refund step asks
+    # the gateway and refunds a charge it finds.
+    UNCERTAIN = "uncertain"
+    # Checked after an uncertain failure: the gateway never charged.
+    NOT_CHARGED = "not_charged"
 
 
 class User(Base):

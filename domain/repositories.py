@@ -74,8 +74,9 @@ class OrderRepository:
     def add(self, order: Order) -> None:
         self.session.add(order)
 
-    def get(self, order_id: str) -> Order | None:
-        return self.session.get(Order, order_id)
+    def get(self, order_id: str, fresh: bool = False) -> Order | None:
+        """Load an order; `fresh` re-reads it even if this session loaded it before."""
+        return self.session.get(Order, order_id, populate_existing=fresh)
 
     def get_by_job(self, job_id: str) -> Order | None:
         return self.session.scalar(select(Order).where(Order.job_id == job_id))

@@ -17,7 +17,7 @@ from domain.errors import NotFound, NotificationRejected, OrderRejected, OutOfSt
 from domain.models import Order, OrderStatus, PaymentStatus
 from domain.money import Money, format_amount
 from domain.notifications import Notification, Notifier
-from domain.payments import PaymentProcessor, PaymentSource
+from domain.payments import ChargeResult, PaymentProcessor, PaymentSource
 from domain.service import Service
 from domain.steps import FINAL_STATUSES, FORWARD, Step, step_due
 from domain.unit_of_work import UnitOfWork
@@ -30,6 +30,7 @@ EXPECTED_STATUS = {step: status for status, (step, _next) in FORWARD.items()} | 
 }
 
 COMPENSATIONS = (Step.RELEASE_STOCK, Step.REFUND_PAYMENT)
+REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.UNCERTAIN)
 
 
 class OrderSaga(Service):
@@ -72,7 +73,7 @@ class OrderSaga(Service):
         try:
             with self.uow_factory() as uow:
                 if not self._move(uow, order_id, Step.RESERVE_STOCK, stock_reserved=True):
-                    return self.due(order_id)
+                    return _due_in(uow, order_id)
                 self._take_stock(uow, uow.orders.get(order_id))
                 uow.commit()
         except OrderRejected as rejection:
@@ -91,6 +92,7 @@ class OrderSaga(Service):
                 charge_key(order_id), _source_of(order), Money(order.total_minor, order.currency)
             )
         except OrderRejected as decline:
+            self._record_decline(order_id)
             return self.fail(order_id, Step.CHARGE_PAYMENT, str(decline))
 
         with self.uow_factory() as uow:
@@ -131,12 +133,15 @@ class OrderSaga(Service):
         with self.uow_factory() as uow:
             order = uow.orders.get(order_id)
             if OrderStatus(order.status) in FINAL_STATUSES | {OrderStatus.COMPENSATING}:
-                return self.due(order_id)
+                return _due_in(uow, order_id)
 
+            if order.status == OrderStatus.RESERVED and order.payment.status == PaymentStatus.PENDING:
+                # The charge step may be at the gateway (or may have died after it).
+                order.payment.status = PaymentStatus.UNCERTAIN
             pending = _pending_compensations(order)
             new_status = OrderStatus.COMPENSATING if pending else OrderStatus.FAILED
             if not uow.orders.advance(order_id, order.status, new_status, self.clock(), failure_reason=reason):
-                return self.due(order_id)
+                return _due_in(uow, order_id)
             uow.orders.record_step(order_id, step, "failed", self.clock(), reason)
             uow.commit()
 
@@ -147,7 +152,7 @@ class OrderSaga(Service):
         with self.uow_factory() as uow:
             order = uow.orders.get(order_id)
             if order.status != OrderStatus.COMPENSATING or not order.stock_reserved:
-                return self.due(order_id)
+                return _due_in(uow, order_id)
 
             for item in order.items:
                 uow.products.return_stock(item.product_id, item.quantity)
@@ -157,21 +162,28 @@ class OrderSaga(Service):
 
     def refund_payment(self, order_id: str) -> list[Step]:
         order = self._begin(order_id, Step.REFUND_PAYMENT)
-        if order is None or order.payment.status != PaymentStatus.CAPTURED:
+        if order is None or order.payment.status not in REFUNDABLE:
             return self.due(order_id)
 
-        refund = self._processor_for(order).refund(
-            refund_key(order_id), order.payment.reference, Money(order.payment.amount_minor, order.currency)
-        )
+        processor = self._processor_for(order)
+        charge = self._charge_to_refund(processor, order)
+        refund = None
+        if charge is not None:
+            refund = processor.refund(refund_key(order_id), charge.reference, charge.amount)
 
         with self.uow_factory() as uow:
             order = uow.orders.get(order_id)
-            if order.payment.status != PaymentStatus.CAPTURED:
-                return self.due(order_id)
-            order.payment.status = PaymentStatus.REFUNDED
-            order.payment.refund_reference = refund.reference
-            uow.orders.record_step(order_id, Step.REFUND_PAYMENT, "compensated", self.clock())
+            if order.payment.status not in REFUNDABLE:
+                return _due_in(uow, order_id)
+            _record_refund(order, refund)
+            detail = None if refund else "no charge reached the gateway"
+            uow.orders.record_step(order_id, Step.REFUND_PAYMENT, "compensated", self.clock(), detail)
             return self._finish_compensation(uow, order)
+
+    def _charge_to_refund(self, processor: PaymentProcessor, order: Order) -> ChargeResult | None:
+        if order.payment.status == PaymentStatus.CAPTURED:
+            return ChargeResult(order.payment.reference, Money(order.payment.amount_minor, order.currency))
+        return processor.find_charge(charge_key(order.id))
 
     def gave_up(self, order_id: str, step: Step, error: str) -> list[Step]:
         """Handle a step whose transient failures outlasted its retries."""
@@ -186,13 +198,7 @@ class OrderSaga(Service):
     def due(self, order_id: str) -> list[Step]:
         """Return the step an order waits for now (for re-dispatch), or nothing if it is final."""
         with self.uow_factory() as uow:
-            order = uow.orders.get(order_id)
-            if order is None:
-                return []
-            if order.status == OrderStatus.COMPENSATING:
-                return _pending_compensations(order)[:1]
-            step = step_due(order.status)
-            return [step] if step else []
+            return _due_in(uow, order_id)
 
     # Helpers
 
@@ -227,7 +233,7 @@ class OrderSaga(Service):
         expected = EXPECTED_STATUS[step]
         with self.uow_factory() as uow:
             if not uow.orders.advance(order_id, expected, FORWARD[expected][1], self.clock(), **values):
-                return self.due(order_id)
+                return _due_in(uow, order_id)
             uow.orders.record_step(order_id, step, outcome, self.clock(), detail)
             uow.commit()
         return self._next_after(step)
@@ -244,18 +250,29 @@ class OrderSaga(Service):
             if not uow.products.take_stock(item.product_id, item.quantity):
                 raise OutOfStock(item.sku, item.quantity)
 
+    def _record_decline(self, order_id: str) -> None:
+        with self.uow_factory() as uow:
+            payment = uow.orders.get(order_id).payment
+            if payment.status == PaymentStatus.PENDING:
+                payment.status = PaymentStatus.DECLINED
+                uow.commit()
+
     def _record_capture(self, uow: UnitOfWork, order_id: str, reference: str) -> None:
         payment = uow.orders.get(order_id).payment
+        if payment.status == PaymentStatus.REFUNDED:
+            return
         payment.status = PaymentStatus.CAPTURED
         payment.reference = reference
 
     def _refund_late_capture(self, uow: UnitOfWork, order_id: str) -> list[Step]:
-        order = uow.orders.get(order_id)
+        """Commit a capture that another run already moved past, refunding it if the order failed."""
+        order = uow.orders.get(order_id, fresh=True)
+        if order.status in (OrderStatus.FAILED, OrderStatus.COMPENSATING):
+            self.log.warning("Charge landed after the order failed", extra={"order_id": order_id})
         if order.status == OrderStatus.FAILED:
             uow.orders.advance(order_id, OrderStatus.FAILED, OrderStatus.COMPENSATING, self.clock())
         uow.commit()
-        self.log.warning("Charge landed after the order failed", extra={"order_id": order_id})
-        return self.due(order_id)
+        return _due_in(uow, order_id)
 
     def _finish_compensation(self, uow: UnitOfWork, order: Order) -> list[Step]:
         pending = _pending_compensations(order)
@@ -299,15 +316,38 @@ def confirmation_key(order_id: str) -> str:
     return f"{order_id}.confirmation"
 
 
+def _due_in(uow: UnitOfWork, order_id: str) -> list[Step]:
+    """Return the step an order waits for, read inside an open unit of work.
+
+    Code inside a `with uow` block must use this rather than `due()`: on SQLite a second
+    transaction would wait for the write lock that the open one holds.
+    """
+    order = uow.orders.get(order_id, fresh=True)
+    if order is None:
+        return []
+    if order.status == OrderStatus.COMPENSATING:
+        return _pending_compensations(order)[:1]
+    step = step_due(order.status)
+    return [step] if step else []
+
+
 def _pending_compensations(order: Order) -> list[Step]:
     # Run one at a time, stock first: two compensations committing side by side could each
     # see the other still pending, and neither would mark the order failed.
     pending = []
     if order.stock_reserved:
         pending.append(Step.RELEASE_STOCK)
-    if order.payment.status == PaymentStatus.CAPTURED:
+    if order.payment.status in REFUNDABLE:
         pending.append(Step.REFUND_PAYMENT)
     return pending
+
+
+def _record_refund(order: Order, refund: ChargeResult | None) -> None:
+    if refund is None:
+        order.payment.status = PaymentStatus.NOT_CHARGED
+        return
+    order.payment.status = PaymentStatus.REFUNDED
+    order.payment.refund_reference = refund.reference
 
 
 def _source_of(order: Order) -> PaymentSource:

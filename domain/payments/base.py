@@ -39,3 +39,7 @@ class PaymentProcessor(ABC):
 
     @abstractmethod
     def refund(self, idempotency_key: str, charge_reference: str, amount: Money) -> ChargeResult: ...
+
+    @abstractmethod
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        """Return the approved charge made with this key, if the gateway has one."""

@@ -101,6 +101,9 @@ class CreditCardProcessor(PaymentProcessor):
     def refund(self, idempotency_key: str, charge_reference: str, amount: Money) -> ChargeResult:
         return self.gateway.execute(idempotency_key, "refund", amount, lambda: None)
 
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        return self.gateway.find(idempotency_key)
+
 
 def _decide(behaviour: str) -> str | None:
     if behaviour == ALWAYS_FAILS:

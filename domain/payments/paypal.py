@@ -33,6 +33,9 @@ class PayPalProcessor(PaymentProcessor):
     def refund(self, idempotency_key: str, charge_reference: str, amount: Money) -> ChargeResult:
         return self.gateway.execute(idempotency_key, "refund", amount, lambda: None)
 
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        return self.gateway.find(idempotency_key)
+
 
 def _tag_of(email: str) -> str:
     local_part = email.partition("@")[0]

@@ -114,6 +114,12 @@ class SandboxGateway:
             entry = self._perform(idempotency_key, kind, amount, decide)
         return _result_of(entry)
 
+    def find(self, idempotency_key: str) -> ChargeResult | None:
+        entry = self.ledger.get(idempotency_key)
+        if entry is None or not entry.approved:
+            return None
+        return _result_of(entry)
+
     def _perform(self, idempotency_key: str, kind: str, amount: Money, decide) -> LedgerEntry:
         self.behaviour.wait()
         self._maybe_time_out(idempotency_key, "before the gateway acted")
