@@ -1,9 +1,7 @@
 """Stored responses for requests sent with an `Idempotency-Key` header.
 
 The first request with a key claims it (a row with no response yet), runs, and stores its
-status code and body. A retry with the same key and the same request gets the stored
-response back; with a different request it is rejected; while the first is still running
-it is told to wait. Follows the IETF draft "The Idempotency-Key HTTP Header Field"
+status code and body. A retry with the same key and the same request gets the stored response back. A retry with a different request is rejected, and a retry while the first is still running gets a conflict telling it to retry later. Follows the IETF draft "The Idempotency-Key HTTP Header Field"
 (draft-ietf-httpapi-idempotency-key-header), which Stripe's API also implements.
 """
 

@@ -8,7 +8,7 @@ import logging
 import os
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
-# Celery's own `data` extra repeats what its message already says, so it is left out.
+# Celery's own `data` extra repeats its message text, so it is left out.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "data"}
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -53,7 +53,7 @@ class NotifyChannel(enum.StrEnum):
 
 
 class OrderStatus(enum.StrEnum):
-    """Where an order is in its saga. Each step moves it one status forward."""
+    """The position of an order in its saga. Each step moves it one status forward."""
 
     QUEUED = "queued"
     VALIDATED = "validated"
@@ -69,8 +69,8 @@ class PaymentStatus(enum.StrEnum):
     CAPTURED = "captured"
     DECLINED = "declined"
     REFUNDED = "refunded"
-    # The order failed while its charge may have reached the gateway; the refund step asks
-    # the gateway and refunds a charge it finds.
+    # The order failed while its charge may have reached the gateway. The refund step looks
+    # the charge up at the gateway and refunds it if it exists.
     UNCERTAIN = "uncertain"
     # Checked after an uncertain failure: the gateway never charged.
     NOT_CHARGED = "not_charged"
@@ -155,7 +155,7 @@ class OrderStep(Base):
 
 
 class Payment(Base):
-    """How an order is paid. Holds no card number or CVC: only brand, last four and a token."""
+    """The payment of an order. It contains no card number or CVC, only brand, last four and a token."""
 
     __tablename__ = "payments"
 

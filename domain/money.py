@@ -14,7 +14,7 @@ _CURRENCIES = frozenset(list_currencies()) - {"XXX", "XTS"}
 
 
 class MoneyError(ValueError):
-    """An amount or currency that cannot be money; the message says how to fix it."""
+    """An amount or currency that cannot be money. The message explains how to fix it."""
 
 
 def validate_currency(code: str) -> str:

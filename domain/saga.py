@@ -119,7 +119,7 @@ class OrderSaga(Service):
         return self._advance(order_id, Step.SEND_CONFIRMATION, notification_status="sent")
 
     def complete_without_notification(self, order_id: str, error: str) -> list[Step]:
-        """Complete a paid order whose confirmation could not be delivered; the sale stands."""
+        """Complete a paid order whose confirmation could not be delivered, because the sale is valid."""
         self.log.warning("Confirmation not delivered", extra={"order_id": order_id, "error": error})
         return self._advance(
             order_id, Step.SEND_CONFIRMATION, outcome="failed", detail=error,
@@ -190,7 +190,7 @@ class OrderSaga(Service):
         if step == Step.SEND_CONFIRMATION:
             return self.complete_without_notification(order_id, error)
         if step in COMPENSATIONS:
-            # Compensations never give up: the order stays compensating and the sweeper re-drives it.
+            # Compensations never give up. The order stays compensating and the sweeper re-drives it.
             self.log.error("Compensation still failing", extra={"order_id": order_id, "step": step, "error": error})
             return []
         return self.fail(order_id, step, f"{step} failed: {error}")
@@ -203,7 +203,7 @@ class OrderSaga(Service):
     # Helpers
 
     def _begin(self, order_id: str, step: Step) -> Order | None:
-        """Count this delivery of `step`; return the order if the step is due, else None.
+        """Count this delivery of `step`, and return the order if the step is due (else None).
 
         Past `max_step_attempts` deliveries a forward step fails the order, so a task that
         crashes its worker every time cannot loop for ever.
@@ -284,10 +284,10 @@ class OrderSaga(Service):
         return pending[:1]
 
     def _notify_once(self, notification: Notification, channel: str) -> None:
-        """Send unless an earlier run already did; the record is committed right after sending.
+        """Send unless an earlier run already did. The record is committed right after sending.
 
         NOTE: a crash between the provider accepting the message and that commit sends it
-        twice; the email's stable Message-ID lets the receiving side drop the copy.
+        twice. The email's stable Message-ID lets the receiving side drop the copy.
         """
         with self.uow_factory() as uow:
             if uow.notifications.was_sent(notification.idempotency_key):
@@ -304,7 +304,7 @@ class OrderSaga(Service):
 
 
 def charge_key(order_id: str) -> str:
-    """The idempotency key of an order's charge: one per order, the same on every attempt."""
+    """Return the idempotency key of an order's charge, the same on every attempt."""
     return f"{order_id}:charge"
 
 

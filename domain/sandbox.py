@@ -1,4 +1,4 @@
-"""What the sandbox gateways and providers share: simulated latency and transient failures."""
+"""Simulated latency and transient failures, shared by the sandbox gateways and providers."""
 
 import logging
 import os
@@ -32,7 +32,7 @@ class LatencyProfile:
 
 @dataclass
 class SandboxBehaviour:
-    """How a sandbox misbehaves: latency, and the share of calls that time out."""
+    """The misbehaviour of a sandbox: latency, and the share of calls that time out."""
 
     latency: LatencyProfile = field(default_factory=LatencyProfile)
     failure_rate: float = 0.0

@@ -17,7 +17,7 @@ from domain.unit_of_work import UnitOfWork
 
 @dataclass(frozen=True)
 class Customer:
-    """What order processing needs to know about a user; never the password hash."""
+    """The user data that order processing needs, without the password hash."""
 
     id: str
     name: str
@@ -111,7 +111,7 @@ class HttpUserDirectory(UserDirectory):
         if response.status_code == 404:
             raise NotFound("user", user_id)
         if response.status_code != 200:
-            raise LookupUnavailable(f"users API answered {response.status_code}")
+            raise LookupUnavailable(f"users API returned HTTP {response.status_code} for user {user_id}")
         return _customer_from(response.json())
 
 

@@ -2,8 +2,9 @@
 
 from celery import Celery
 
-# Bounded so that a caller never hangs on a broker that is down: about 5 s at most, then
-# the error reaches the outbox relay, which publishes the message again later.
+# Bounded so that a caller never hangs on a broker that is down: three attempts, each
+# limited by broker_connection_timeout (5 s in celeryconfig.py). After that the error
+# reaches the caller, and the outbox relay publishes the message again later.
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 

@@ -1,7 +1,6 @@
 """Celery tasks: one per saga step, each on its own queue (see celeryconfig.task_routes).
 
-Tasks take an order id, run the step through the domain saga, and publish whatever steps
-the saga says are due next. Only `TransientError`s are retried, with exponential backoff,
+Tasks take an order id, run the step through the domain saga, and publish the steps that the saga returns as due next. Only `TransientError`s are retried, with exponential backoff,
 full jitter and a limit; business failures are already handled inside the saga.
 """
 

@@ -9,7 +9,7 @@ from domain.money import Money
 
 @dataclass(frozen=True)
 class PaymentSource:
-    """What a processor charges: a card token from its vault, or a PayPal payer."""
+    """The payment source a processor charges: a card token from its vault, or a PayPal payer."""
 
     token: str | None = None
     payer_email: str | None = None

@@ -44,7 +44,7 @@ class SandboxLedger(ABC):
 
     @abstractmethod
     def record(self, entry: LedgerEntry) -> LedgerEntry:
-        """Store `entry` unless its key is taken; return whichever entry holds the key."""
+        """Store `entry` unless its key is taken, and return the entry stored under the key."""
 
 
 class SqlSandboxLedger(SandboxLedger):
