@@ -4,6 +4,8 @@ from typing import Any
 
 from bench.report import FIGURE_HEADER, TARGET_HEADER, markdown_table
 
+CHANNEL_NAMES = {"sms": "SMS", "email": "email"}
+
 METHOD = """\
 ## What is measured
 
@@ -76,8 +78,23 @@ def _settings_list(report: dict[str, Any]) -> str:
     lines = [
         f"- Celery worker: `--pool {settings['pool']} --concurrency {settings['concurrency']}`, queues users, inventory, payments, notifications, orderflow",
         "- API: `uvicorn api.main:app --workers 1`, LOG_LEVEL=WARNING",
-        f"- Gateway latency of the second stack: {settings['gateway_latency_ms']} ms per call; users notified by {settings['notify_via']}",
-        f"- Counts: {settings['counts']}",
-        f"- Bounds in seconds: {settings['durations']}",
+        f"- Gateway latency of the second stack: {settings['gateway_latency_ms']} ms per call. Users are notified by {CHANNEL_NAMES[settings['notify_via']]}.",
+        f"- Load generator: {settings['load_generator']} (auto is wrk when /usr/bin/wrk exists, else httpx)",
+        f"- Counts (bench/config.py): {_pairs(settings['counts'])}",
+        f"- Bounds in seconds: {_pairs(settings['durations'])}",
     ]
     return "\n".join(lines)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {_value(value)}" for name, value in values.items())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return " and ".join(_value(item) for item in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)

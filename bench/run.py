@@ -124,7 +124,7 @@ def assemble_report(config: BenchConfig, args: argparse.Namespace, command: str,
         "targets": [target.to_json() for target in targets],
         "notes": notes,
     }
-    text = "\n\n".join([text_table(FIGURE_HEADER, figures), text_table(TARGET_HEADER, target_table), "\n".join(notes)])
+    text = "\n\n".join([text_table(FIGURE_HEADER, figures), text_table(TARGET_HEADER, target_table), *notes])
     return {"json": document, "text": text, "markdown": render_page(document, figures, target_table, notes)}
 
 
