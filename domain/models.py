@@ -124,7 +124,8 @@ class Order(Base):
     items: Mapped[list["OrderItem"]] = relationship(
         back_populates="order", order_by="OrderItem.id", lazy="selectin"
     )
-    steps: Mapped[list["OrderStep"]] = relationship(order_by="OrderStep.id", lazy="selectin")
+    # Loaded on access: steps run often and never read the timeline, only the views do.
+    steps: Mapped[list["OrderStep"]] = relationship(order_by="OrderStep.id")
     payment: Mapped["Payment"] = relationship(lazy="joined")
 
 
