@@ -11,9 +11,11 @@ METHOD = """\
 
 Every process runs on this machine and listens on 127.0.0.1: a private redis-server, a
 SQLite file migrated with `alembic upgrade head`, the SMTP sink, `uvicorn api.main:app
---workers 1` and one Celery worker for all queues. A separate load-generator process (an
-httpx async client) drives each load, and every load stops at a request count or a duration,
-whichever comes first.
+--workers 1` and one Celery worker for all queues. A separate load-generator process drives
+each load: wrk with one thread when /usr/bin/wrk exists, else an httpx async client, which
+costs far more CPU per request and so caps the bare ceiling lower. The light-load rounds always
+use httpx. Every load stops at a request count or a duration, whichever comes first, and wrk
+may send up to one request per connection past the count.
 
 - **Ceilings.** A bare ASGI app under the same uvicorn options (`bench/ceiling_app.py`), and a
   bare Celery chain of four no-op tasks with Celery's Redis result backend

@@ -17,7 +17,7 @@ def closed_loop(
     max_requests: int,
     max_duration_s: float,
     method: str = "POST",
-    bodies: list[dict] | None = None,
+    requests: list[dict] | None = None,
     expected_status: int = 200,
     generator: str = "auto",
 ) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def closed_loop(
         "mode": "closed_loop",
         "url": url,
         "method": method,
-        "bodies": bodies or [],
+        "requests": requests or [],
         "concurrency": concurrency,
         "max_requests": max_requests,
         "max_duration_s": max_duration_s,
@@ -43,12 +43,12 @@ def closed_loop(
     return {"clients": concurrency} | result
 
 
-def order_roundtrip(api_url: str, bodies: list[dict], count: int, poll_interval_s: float, order_timeout_s: float, max_duration_s: float) -> dict[str, Any]:
+def order_roundtrip(api_url: str, requests: list[dict], count: int, poll_interval_s: float, order_timeout_s: float, max_duration_s: float) -> dict[str, Any]:
     """Submit orders one at a time and poll each to its end; see bench.loadgen.order_roundtrip."""
     spec = {
         "mode": "order_roundtrip",
         "api_url": api_url,
-        "bodies": bodies,
+        "requests": requests,
         "count": count,
         "poll_interval_s": poll_interval_s,
         "order_timeout_s": order_timeout_s,

@@ -28,10 +28,10 @@ FINAL_JOB_STATES = ("succeeded", "failed")
 async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
     """Keep `concurrency` clients sending requests back to back; count and time the responses.
 
-    Spec keys: url, method, bodies (list of JSON bodies, used in turn; empty for no body),
-    concurrency, max_requests, max_duration_s, expected_status, timeout_s.
+    Spec keys: url, method, requests (list of {"headers", "body"} sent in turn, where a body
+    of None sends none), concurrency, max_requests, max_duration_s, expected_status, timeout_s.
     """
-    bodies = spec.get("bodies") or [None]
+    requests = spec.get("requests") or [{"headers": {}, "body": None}]
     concurrency = spec["concurrency"]
     deadline = time.perf_counter() + spec["max_duration_s"]
     issued = 0
@@ -45,10 +45,10 @@ async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         async with httpx.AsyncClient(limits=limits, timeout=spec["timeout_s"]) as http:
             while issued < spec["max_requests"] and time.perf_counter() < deadline:
-                body = bodies[issued % len(bodies)]
+                request = requests[issued % len(requests)]
                 issued += 1
                 started = time.perf_counter()
-                outcome = await _send(http, spec["method"], spec["url"], body)
+                outcome = await _send(http, spec["method"], spec["url"], request)
                 outcomes[outcome] += 1
                 if outcome == str(spec["expected_status"]):
                     latencies.append(time.perf_counter() - started)
@@ -70,8 +70,8 @@ async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
 async def order_roundtrip(spec: dict[str, Any]) -> dict[str, Any]:
     """Submit one order at a time and poll its job until it is final.
 
-    Spec keys: api_url, bodies, count, poll_interval_s, order_timeout_s, max_duration_s,
-    timeout_s. A latency runs from just before POST /orders to the poll that saw the job
+    Spec keys: api_url, requests (as in `closed_loop`; each job is polled with its order's
+    headers), count, poll_interval_s, order_timeout_s, max_duration_s, timeout_s. A latency runs from just before POST /orders to the poll that saw the job
     final, so its resolution is one poll interval plus one GET.
     """
     deadline = time.perf_counter() + spec["max_duration_s"]
@@ -82,9 +82,9 @@ async def order_roundtrip(spec: dict[str, Any]) -> dict[str, Any]:
         for index in range(spec["count"]):
             if time.perf_counter() >= deadline:
                 break
-            body = spec["bodies"][index % len(spec["bodies"])]
+            request = spec["requests"][index % len(spec["requests"])]
             started = time.perf_counter()
-            state = await _submit_and_wait(http, body, spec)
+            state = await _submit_and_wait(http, request, spec)
             states[state] += 1
             if state in FINAL_JOB_STATES:
                 latencies.append(time.perf_counter() - started)
@@ -97,26 +97,27 @@ async def order_roundtrip(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _submit_and_wait(http: httpx.AsyncClient, body: dict, spec: dict[str, Any]) -> str:
+async def _submit_and_wait(http: httpx.AsyncClient, request: dict, spec: dict[str, Any]) -> str:
     """Return the final job state, or why none was seen (`rejected-<status>`, `timed-out`)."""
-    response = await http.post("/orders", json=body)
+    headers = request["headers"]
+    response = await http.post("/orders", json=request["body"], headers=headers)
     if response.status_code != 202:
         return f"rejected-{response.status_code}"
     status_url = response.json()["status_url"]
 
     give_up_at = time.perf_counter() + spec["order_timeout_s"]
     while time.perf_counter() < give_up_at:
-        job = await http.get(status_url)
+        job = await http.get(status_url, headers=headers)
         if job.status_code == 200 and job.json()["state"] in FINAL_JOB_STATES:
             return job.json()["state"]
         await asyncio.sleep(spec["poll_interval_s"])
     return "timed-out"
 
 
-async def _send(http: httpx.AsyncClient, method: str, url: str, body: Any) -> str:
+async def _send(http: httpx.AsyncClient, method: str, url: str, request: dict) -> str:
     """Send one request; return its status code, or the exception's class name."""
     try:
-        response = await http.request(method, url, json=body)
+        response = await http.request(method, url, json=request["body"], headers=request["headers"])
     except httpx.HTTPError as error:
         return type(error).__name__
     return str(response.status_code)

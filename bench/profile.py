@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="orderflow-profile-") as name, RedisServer() as redis:
         stack = OrderflowStack("profile", Path(name), redis.url, config.pool, 0, config.durations.startup_s)
         with stack:
-            seed = seed_stack(stack.api_url, "sms")
+            seed = seed_stack(stack.api_url, stack.operator_key, "sms")
             profile_api(py_spy, args, config, stack, seed)
             profile_worker(py_spy, args, config, stack, seed)
 

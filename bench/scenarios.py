@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bench import load
 from bench.config import BenchConfig
 from bench.measure.chain_ceiling import measure_chain_ceiling
 from bench.measure.completion import measure_completion
@@ -25,7 +26,8 @@ from bench.measure.order_latency import measure_light_load
 from bench.measure.peer import measure_sync_peer
 from bench.measure.replay import measure_replay
 from bench.orders_db import OrderReader
-from bench.seed import seed_stack
+from bench.processes import BenchProcessError
+from bench.seed import Seed, seed_stack
 from bench.stack import OrderflowStack
 from ops.redis_server import RedisServer
 
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Orders in each batch at the least, even when a memory checkpoint is already passed.
 MIN_BATCH = 5
+# Orders run through each new stack before any measurement, so none times the worker's start.
+WARMUP_ORDERS = 3
 # Redis databases: one per Celery app, so that no worker consumes another app's queues.
 CHAIN_DB, ZERO_LATENCY_DB, GATEWAY_LATENCY_DB = 1, 2, 3
 
@@ -62,7 +66,8 @@ def run_zero_latency(config: BenchConfig, workdir: Path, redis_url: str, data_di
     results: dict[str, Any] = {}
 
     with OrderflowStack("latency-0", workdir, redis_url, config.pool, 0, config.durations.startup_s) as stack:
-        seed = seed_stack(stack.api_url, notify_via)
+        seed = seed_stack(stack.api_url, stack.operator_key, notify_via)
+        _warm_up(config, stack, seed)
         reader = OrderReader(stack.database_url)
         try:
             results["light_load"] = measure_light_load(config, stack, seed)
@@ -92,18 +97,27 @@ def run_gateway_latency(config: BenchConfig, workdir: Path, redis_url: str, noti
 
     name = f"latency-{config.latency_ms}"
     with OrderflowStack(name, workdir, redis_url, config.pool, config.latency_ms, config.durations.startup_s) as stack:
-        seed = seed_stack(stack.api_url, notify_via)
+        seed = seed_stack(stack.api_url, stack.operator_key, notify_via)
+        _warm_up(config, stack, seed)
         reader = OrderReader(stack.database_url)
         try:
             results["saturation"] = measure_completion(config, stack, seed, reader, config.counts.latency_saturation_orders)
             clients = config.intake_latency_clients
             results["intake"] = measure_intake(config, stack, seed, clients, config.counts.intake_requests.get(clients, config.counts.peer_requests))
             _drain(config, reader)
-            results["sync_peer"] = measure_sync_peer(config, workdir, stack.api_url, seed)
+            results["sync_peer"] = measure_sync_peer(config, workdir, stack.api_url, stack.operator_key, seed)
             stack.check_running()
         finally:
             reader.dispose()
     return results
+
+
+def _warm_up(config: BenchConfig, stack: OrderflowStack, seed: Seed) -> None:
+    result = load.order_roundtrip(
+        stack.api_url, seed.order_requests, WARMUP_ORDERS, config.poll_interval_s, config.durations.startup_s, config.durations.startup_s
+    )
+    if result["states"].get("succeeded") != WARMUP_ORDERS:
+        raise BenchProcessError(f"warm-up orders on {stack.name} ended as {result['states']}, expected {WARMUP_ORDERS} succeeded; see the logs in {stack.dir}")
 
 
 def _batch_size(reader: OrderReader, checkpoint: int) -> int:

@@ -6,8 +6,10 @@ Celery beat does not run, so an order whose first publish fails is not relayed a
 harness reports such orders as not final instead of waiting for them.
 """
 
+import hashlib
 import logging
 import os
+import secrets
 import subprocess
 from pathlib import Path
 from typing import Self
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 ORDERFLOW_QUEUES = "users,inventory,payments,notifications,orderflow"
+# Seconds. Longer than any benchmark run, so that no access token expires during one.
+ACCESS_TOKEN_LIFETIME_S = 7200
 
 
 def api_command(app: str, port: int) -> list[str]:
@@ -57,6 +61,9 @@ class OrderflowStack:
         self.latency_ms = latency_ms
         self.startup_s = startup_s
         self.database_url = f"sqlite:///{self.dir / 'orderflow.db'}"
+        # Secrets made for this stack only, so no run depends on the development defaults.
+        self.operator_key = secrets.token_urlsafe(24)
+        self._jwt_secret = secrets.token_urlsafe(48)
         self.api_url = ""
         self.api: ManagedProcess | None = None
         self.worker: ManagedProcess | None = None
@@ -72,6 +79,10 @@ class OrderflowStack:
             "SMTP_PORT": str(smtp_port),
             "GATEWAY_LATENCY_MS": str(self.latency_ms),
             "LOG_LEVEL": "WARNING",
+            "OPERATOR_API_KEY_SHA256": hashlib.sha256(self.operator_key.encode()).hexdigest(),
+            "USERS_API_KEY": self.operator_key,
+            "JWT_SECRET": self._jwt_secret,
+            "ACCESS_TOKEN_LIFETIME_S": str(ACCESS_TOKEN_LIFETIME_S),
         }
 
     def start(self) -> Self:

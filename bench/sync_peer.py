@@ -1,6 +1,7 @@
 """The synchronous peer: an order endpoint that runs every step inline before it responds.
 
-    BENCH_USERS_API_URL=http://127.0.0.1:8000 BENCH_PEER_LATENCY_MS=50 uvicorn bench.sync_peer:app
+    BENCH_USERS_API_URL=http://127.0.0.1:8000 BENCH_USERS_API_KEY=... BENCH_PEER_LATENCY_MS=50 \
+        uvicorn bench.sync_peer:app
 
 POST /orders validates the user with GET /users/{id} on an orderflow API, then sleeps
 BENCH_PEER_LATENCY_MS for the charge and again for the notification, the latency that
@@ -17,10 +18,12 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict
 
 USERS_API_URL = os.environ.get("BENCH_USERS_API_URL", "http://127.0.0.1:8000")
+# The operator key of that API, sent as X-API-Key because GET /users/{id} needs a reader.
+USERS_API_KEY = os.environ.get("BENCH_USERS_API_KEY", "")
 LATENCY_S = float(os.environ.get("BENCH_PEER_LATENCY_MS", "50")) / 1000
 
 app = FastAPI(title="orderflow sync peer")
-users_api = httpx.Client(base_url=USERS_API_URL, timeout=10)
+users_api = httpx.Client(base_url=USERS_API_URL, headers={"X-API-Key": USERS_API_KEY}, timeout=10)
 
 
 class PeerOrder(BaseModel):

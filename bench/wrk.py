@@ -3,7 +3,7 @@
 wrk spends far less CPU per request than an httpx client: on a 2-core machine it drove the
 bare endpoint at about 30,000 requests/s where httpx reached about 800. So with wrk, the bare
 uvicorn ceiling measures the server instead of the load generator. A Lua script sends the
-bodies in turn, stops after `max_requests` responses, and prints a JSON summary.
+requests in turn, stops after `max_requests` responses, and prints a JSON summary.
 """
 
 import json
@@ -25,7 +25,7 @@ THREADS = 1
 REQUEST_TIMEOUT_S = 60
 RESULT_MARKER = "BENCH_RESULT "
 
-# Globals of the thread's Lua state: its bodies, its request limit, its counters and the
+# Globals of the thread's Lua state: its requests, its request limit, its counters and the
 # monotonic times of its first request and last response. After `limit` responses the thread
 # stops and sends SIGINT to its own process: wrk's handler for it ends the run and prints the
 # summary, where wrk would otherwise idle until -d runs out. The span is timed with
@@ -48,7 +48,7 @@ local function now_us()
   return tonumber(timespec.tv_sec) * 1e6 + tonumber(timespec.tv_nsec) / 1e3
 end
 
-local bodies = %(bodies)s
+local requests = %(requests)s
 local expected = %(expected)d
 local threads = {}
 local index = 0
@@ -66,11 +66,8 @@ end
 
 function request()
   index = index + 1
-  local body = bodies[(index %% #bodies) + 1]
-  if body == "" then
-    return wrk.format("%(method)s", nil, nil, nil)
-  end
-  return wrk.format("%(method)s", nil, {["Content-Type"] = "application/json"}, body)
+  local entry = requests[(index %% #requests) + 1]
+  return wrk.format("%(method)s", nil, entry.headers, entry.body)
 end
 
 function response(status, headers, body)
@@ -124,19 +121,30 @@ def closed_loop(spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
 
     if completed.returncode != 0:
         raise RuntimeError(f"wrk failed with exit code {completed.returncode}: {completed.stderr[-2000:]}")
-    return _result(completed.stdout, spec, cpu_s)
+    return _result(completed, spec, cpu_s)
 
 
 def _script(spec: dict[str, Any]) -> str:
-    bodies = [json.dumps(body) if body is not None else "" for body in spec.get("bodies") or [None]]
-    lua_bodies = "{" + ", ".join(_lua_string(body) for body in bodies) + "}"
+    entries = [_lua_request(request) for request in spec.get("requests") or [{"headers": {}, "body": None}]]
     return SCRIPT % {
-        "bodies": lua_bodies,
+        "requests": "{" + ",\n".join(entries) + "}",
         "expected": spec["expected_status"],
         "limit": spec["max_requests"],
         "method": spec["method"],
         "marker": RESULT_MARKER,
     }
+
+
+def _lua_request(request: dict[str, Any]) -> str:
+    """Return a Lua table {headers = {...}, body = ...}; a body of None sends no body."""
+    headers = dict(request["headers"])
+    body = "nil"
+    if request["body"] is not None:
+        headers["Content-Type"] = "application/json"
+        body = _lua_string(json.dumps(request["body"]))
+    # The spaces keep "[" and a long string's "[[" apart: "[[[" would open a long string.
+    lua_headers = ", ".join(f"[ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in headers.items())
+    return f"{{headers = {{{lua_headers}}}, body = {body}}}"
 
 
 def _lua_string(text: str) -> str:
@@ -147,10 +155,11 @@ def _lua_string(text: str) -> str:
     return f"[{'=' * level}[{text}]{'=' * level}]"
 
 
-def _result(stdout: str, spec: dict[str, Any], cpu_s: float) -> dict[str, Any]:
-    line = next((line for line in stdout.splitlines() if line.startswith(RESULT_MARKER)), None)
+def _result(completed: subprocess.CompletedProcess, spec: dict[str, Any], cpu_s: float) -> dict[str, Any]:
+    line = next((line for line in completed.stdout.splitlines() if line.startswith(RESULT_MARKER)), None)
     if line is None:
-        raise RuntimeError(f"wrk printed no result line: {stdout[-2000:]}")
+        # wrk reports an error in the script but still exits with 0 and its own summary.
+        raise RuntimeError(f"wrk printed no {RESULT_MARKER.strip()} line, so the benchmark's Lua script failed: {completed.stderr[-1000:]} {completed.stdout[-1000:]}")
     raw = json.loads(line.removeprefix(RESULT_MARKER))
     duration_s = raw["duration_us"] / 1e6
     outcomes = {str(spec["expected_status"]): raw["ok"]}

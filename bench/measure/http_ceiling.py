@@ -8,7 +8,7 @@ from typing import Any
 from bench import load
 from bench.config import BenchConfig
 from bench.processes import ManagedProcess, wait_for_http
-from bench.seed import order_bodies
+from bench.seed import BenchUser, order_requests
 from bench.stack import HOST, api_command
 from ops.ports import free_port
 
@@ -23,10 +23,10 @@ def measure_http_ceiling(config: BenchConfig, workdir: Path) -> dict[str, Any]:
     server = ManagedProcess("ceiling-http", api_command("bench.ceiling_app:app", port), dict(os.environ), workdir / "ceiling-http.log")
     try:
         wait_for_http(f"{url}/healthz", server, config.durations.startup_s)
-        # Bodies of the same size as the orders, so that both servers parse as much JSON.
-        bodies = order_bodies(["0" * 32], ["BENCH-0", "BENCH-1"])
+        # Requests of the same size as the orders, token included, so both servers read as much.
+        requests = order_requests([BenchUser(id="0" * 32, access_token="0" * 160)], ["BENCH-0", "BENCH-1"])
         result = load.closed_loop(
-            f"{url}/orders", CLIENTS, config.counts.http_ceiling_requests, config.durations.load_s, bodies=bodies, generator=config.load_generator
+            f"{url}/orders", CLIENTS, config.counts.http_ceiling_requests, config.durations.load_s, requests=requests, generator=config.load_generator
         )
     finally:
         server.stop()

@@ -31,7 +31,7 @@ def post_orders(config: BenchConfig, stack: OrderflowStack, seed: Seed, clients:
         concurrency=clients,
         max_requests=requests,
         max_duration_s=max_duration_s,
-        bodies=seed.order_bodies,
+        requests=seed.order_requests,
         expected_status=202,
         generator=config.load_generator,
     )

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 def measure_light_load(config: BenchConfig, stack: OrderflowStack, seed: Seed) -> dict[str, Any]:
     result = load.order_roundtrip(
         stack.api_url,
-        seed.order_bodies,
+        seed.order_requests,
         count=config.counts.light_orders,
         poll_interval_s=config.poll_interval_s,
         order_timeout_s=config.durations.order_timeout_s,

@@ -15,16 +15,20 @@ from ops.ports import free_port
 log = logging.getLogger(__name__)
 
 
-def measure_sync_peer(config: BenchConfig, workdir: Path, users_api_url: str, seed: Seed) -> dict[str, Any]:
+def measure_sync_peer(config: BenchConfig, workdir: Path, users_api_url: str, users_api_key: str, seed: Seed) -> dict[str, Any]:
     port = free_port(HOST)
     url = f"http://{HOST}:{port}"
-    env = os.environ | {"BENCH_USERS_API_URL": users_api_url, "BENCH_PEER_LATENCY_MS": str(config.latency_ms)}
+    env = os.environ | {
+        "BENCH_USERS_API_URL": users_api_url,
+        "BENCH_USERS_API_KEY": users_api_key,
+        "BENCH_PEER_LATENCY_MS": str(config.latency_ms),
+    }
     server = ManagedProcess("sync-peer", api_command("bench.sync_peer:app", port), env, workdir / "sync-peer.log")
     try:
         wait_for_http(f"{url}/healthz", server, config.durations.startup_s)
         result = load.closed_loop(
             f"{url}/orders", config.peer_clients, config.counts.peer_requests, config.durations.load_s,
-            bodies=seed.order_bodies, generator=config.load_generator,
+            requests=seed.order_requests, generator=config.load_generator,
         )
     finally:
         server.stop()

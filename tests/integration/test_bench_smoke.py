@@ -117,7 +117,7 @@ def test_httpx_load_generator_counts_responses(tmp_path):
     server = ManagedProcess("ceiling-http", api_command("bench.ceiling_app:app", port), dict(os.environ), tmp_path / "server.log")
     try:
         wait_for_http(f"http://{HOST}:{port}/healthz", server, timeout_s=30)
-        result = load.closed_loop(f"http://{HOST}:{port}/orders", concurrency=4, max_requests=40, max_duration_s=30, bodies=[{"n": 1}], generator="httpx")
+        result = load.closed_loop(f"http://{HOST}:{port}/orders", concurrency=4, max_requests=40, max_duration_s=30, requests=[{"headers": {}, "body": {"n": 1}}], generator="httpx")
     finally:
         server.stop()
 
