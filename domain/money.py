@@ -13,6 +13,10 @@ from babel.numbers import get_currency_precision, list_currencies
 _CURRENCIES = frozenset(list_currencies()) - {"XXX", "XTS"}
 
 
+# Digits before the decimal point that parse_amount accepts; callers set tighter business limits.
+MAX_DIGITS = 18
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be money. The message explains how to fix it."""
 
@@ -40,12 +44,16 @@ def parse_amount(value: str | int | Decimal, currency: str) -> int:
 
     if not amount.is_finite() or amount < 0:
         raise MoneyError(f"{value!r} is not a positive amount")
+    # Checked before scaling: the default decimal context overflows or underflows on huge exponents.
+    if amount.adjusted() >= MAX_DIGITS:
+        raise MoneyError(f"{value!r} is too large: write at most {MAX_DIGITS} digits before the decimal point")
 
     digits = minor_unit_digits(currency)
-    minor = amount.scaleb(digits)
-    if minor != minor.to_integral_value():
+    # Fits the context's 28 digits because of the check above; comparing Decimals is exact.
+    rounded = amount.quantize(Decimal(1).scaleb(-digits))
+    if rounded != amount:
         raise MoneyError(f"{value!r} has more than {digits} decimal places, which {currency} allows")
-    return int(minor)
+    return int(rounded.scaleb(digits))
 
 
 def format_amount(minor: int, currency: str) -> str:

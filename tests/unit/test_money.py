@@ -34,3 +34,20 @@ def test_currency_is_normalised_and_checked():
         validate_currency("XXX")
     with pytest.raises(MoneyError):
         validate_currency("ZZZ")
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "1e99999", "9" * 5000, "1e18"])
+def test_parse_amount_rejects_huge_amounts(text):
+    with pytest.raises(MoneyError, match="too large"):
+        parse_amount(text, "GBP")
+
+
+@pytest.mark.parametrize("text", ["1e-999999999", "1.0000000000000000000000000000001"])
+def test_parse_amount_rejects_tiny_fractions(text):
+    with pytest.raises(MoneyError, match="decimal places"):
+        parse_amount(text, "GBP")
+
+
+@pytest.mark.parametrize(("text", "minor"), [("3.390", 339), ("1E+2", 10000), ("999999999999999999.99", 99999999999999999999)])
+def test_parse_amount_exact_forms(text, minor):
+    assert parse_amount(text, "GBP") == minor
