@@ -50,6 +50,10 @@ async def _conflict(_request: Request, error: Conflict) -> JSONResponse:
 
 
 async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        # FastAPI responds 400 to a body that is not UTF-8, which is invalid JSON like any other.
+        message = "The request body is not valid JSON: send UTF-8 text."
+        return error_response(422, "invalid_request", message, [FieldError(field="body", message=message)])
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(error.status_code, "http_error")
     return error_response(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
 

@@ -7,6 +7,7 @@ from domain.models import Order, OrderItem, OrderStatus, Payment, Product, new_i
 from domain.money import format_amount
 from domain.payments import CreditCardProcessor
 from domain.schemas import (
+    MAX_ORDER_TOTAL_MINOR,
     CardPayment,
     JobView,
     NotificationView,
@@ -45,7 +46,7 @@ class OrderService(Service):
             currency = _single_currency(request, products)
             order = Order(id=new_id(), user_id=request.user_id, currency=currency, created_at=now, updated_at=now)
             order.items = [_item_for(line.sku, line.quantity, products) for line in request.items]
-            order.total_minor = sum(item.unit_price_minor * item.quantity for item in order.items)
+            order.total_minor = _checked_total(order)
             payment.order_id, payment.amount_minor, payment.currency = order.id, order.total_minor, currency
             order.payment = payment
             uow.orders.add(order)
@@ -94,6 +95,14 @@ def _single_currency(request: OrderCreate, products: dict[str, Product]) -> str:
     if len(currencies) > 1:
         raise InvalidRequest("items", f"items are priced in several currencies ({', '.join(sorted(currencies))}): place one order per currency")
     return currencies.pop()
+
+
+def _checked_total(order: Order) -> int:
+    total = sum(item.unit_price_minor * item.quantity for item in order.items)
+    if total > MAX_ORDER_TOTAL_MINOR:
+        limit = format_amount(MAX_ORDER_TOTAL_MINOR, order.currency)
+        raise InvalidRequest("items", f"the order total is more than the maximum of {limit} {order.currency}: place a smaller order")
+    return total
 
 
 def _item_for(sku: str, quantity: int, products: dict[str, Product]) -> OrderItem:

@@ -15,19 +15,31 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_extra_types.payment import PaymentCardNumber
 
 from domain.money import MoneyError, format_amount, parse_amount, validate_currency
 
+# Bounds of the request contract; docs/security.md lists them for clients.
 MAX_ITEMS_PER_ORDER = 1000
 MAX_QUANTITY = 1_000_000
 MAX_STOCK = 1_000_000_000
+# In minor units: 1,000,000,000.00 in a currency with two decimals (GBP, EUR).
+MAX_PRICE_MINOR = 100_000_000_000
+# In minor units. Order and payment totals are BigInteger columns (at most 2**63 - 1), and
+# MAX_ITEMS_PER_ORDER lines of MAX_QUANTITY at MAX_PRICE_MINOR would overflow them.
+MAX_ORDER_TOTAL_MINOR = 1_000_000_000_000_000
+# Characters of a price written as a string, such as "1234.56".
+MAX_PRICE_TEXT_LENGTH = 32
+MAX_EMAIL_LENGTH = 320
+MAX_NAME_LENGTH = 200
+MAX_SKU_LENGTH = 64
+MAX_ID_LENGTH = 64
 # Argon2 itself takes longer input; the bound keeps hashing time predictable.
 MAX_PASSWORD_LENGTH = 256
 MIN_PASSWORD_LENGTH = 8
@@ -43,9 +55,16 @@ def _normalise_email(email: str) -> str:
     return email.lower()
 
 
-Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_normalise_email)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-/]*$")]
+def _reject_control_characters(text: str) -> str:
+    # Names end up in emails and logs, where a newline or escape code could forge content.
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise ValueError("must not contain control characters such as newlines or tabs")
+    return text
+
+
+Email = Annotated[EmailStr, Field(max_length=MAX_EMAIL_LENGTH), AfterValidator(_normalise_email)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_reject_control_characters)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SKU_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-/]*$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 
 
@@ -74,15 +93,17 @@ class UserCreate(Request):
     phone: Phone | None = None
     notify_via: Literal["email", "sms"] = "email"
 
-    @model_validator(mode="after")
-    def _sms_needs_phone(self):
-        if self.notify_via == "sms" and self.phone is None:
+    # A field validator rather than a model validator, so that the error names a field.
+    @field_validator("notify_via")
+    @classmethod
+    def _sms_needs_phone(cls, notify_via: str, info: ValidationInfo) -> str:
+        if notify_via == "sms" and info.data.get("phone") is None:
             raise ValueError("notify_via 'sms' needs a phone number in E.164 form, e.g. +447700900123")
-        return self
+        return notify_via
 
 
 class UserUpdate(Request):
-    active: bool
+    active: StrictBool
 
 
 class UserPublic(BaseModel):
@@ -103,7 +124,9 @@ def _price_before_parsing(value: object) -> object:
         raise ValueError("price must be a decimal string such as \"3.39\", not a boolean")
     if isinstance(value, float):
         # repr gives the shortest decimal that reads back as this float, so 3.39 stays "3.39".
-        return repr(value)
+        value = repr(value)
+    if isinstance(value, str) and len(value) > MAX_PRICE_TEXT_LENGTH:
+        raise ValueError(f"price must be at most {MAX_PRICE_TEXT_LENGTH} characters long")
     return value
 
 
@@ -133,6 +156,8 @@ class ProductCreate(Request):
             minor = parse_amount(price, currency)
         except MoneyError as error:
             raise ValueError(str(error)) from None
+        if minor > MAX_PRICE_MINOR:
+            raise ValueError(f"price must be at most {format_amount(MAX_PRICE_MINOR, currency)} {currency}")
         return format_amount(minor, currency)
 
     @property
@@ -165,12 +190,15 @@ class CardPayment(Request):
     exp_year: Annotated[StrictInt, Field(ge=2000, le=2100)]
     cvc: Annotated[str, StringConstraints(pattern=r"^[0-9]{3,4}$"), Field(repr=False)]
 
-    @model_validator(mode="after")
-    def _not_expired(self):
+    # On exp_year (validated after exp_month) rather than the model, so the error names a field.
+    @field_validator("exp_year")
+    @classmethod
+    def _not_expired(cls, exp_year: int, info: ValidationInfo) -> int:
         today = datetime.now(UTC)
-        if (self.exp_year, self.exp_month) < (today.year, today.month):
+        exp_month = info.data.get("exp_month")
+        if exp_month is not None and (exp_year, exp_month) < (today.year, today.month):
             raise ValueError("card has expired: check exp_month and exp_year")
-        return self
+        return exp_year
 
 
 class PayPalPayment(Request):
@@ -184,7 +212,7 @@ class OrderLine(Request):
 
 
 class OrderCreate(Request):
-    user_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)]
     payment: Annotated[CardPayment | PayPalPayment, Field(discriminator="method")]
 

@@ -163,3 +163,8 @@ def test_docs_served_without_cdn(client):
     assert "cdn" not in page.text.lower()
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_non_utf8_body_names_field(client):
+    response = client.post("/users", content=b'{"name": "\xff"}', headers={"content-type": "application/json"})
+    assert_error(response, 422, "body")

@@ -3,7 +3,14 @@
 import pytest
 from pydantic import ValidationError
 
-from domain.schemas import OrderCreate, ProductCreate, UserCreate
+from domain.schemas import (
+    MAX_ITEMS_PER_ORDER,
+    MAX_PRICE_MINOR,
+    OrderCreate,
+    ProductCreate,
+    UserCreate,
+    UserUpdate,
+)
 from tests.builders import card, paypal, product_fields, user_fields
 
 
@@ -102,3 +109,53 @@ def test_order_needs_items():
 def test_order_paypal_email_normalised():
     request = OrderCreate(**order(payment=paypal("Payer@Example.com")))
     assert request.payment.payer_email == "payer@example.com"
+
+
+@pytest.mark.parametrize("active", [1, 0, "true", "false", None])
+def test_user_update_active_must_be_boolean(active):
+    with pytest.raises(ValidationError) as caught:
+        UserUpdate(active=active)
+    assert error_fields(caught.value) == {"active"}
+
+
+@pytest.mark.parametrize("name", ["Ann\nBcc: x@example.com", "\x1b[31mred", "tab\there", "del\x7f"])
+def test_user_name_rejects_control_characters(name):
+    with pytest.raises(ValidationError) as caught:
+        UserCreate(**user_fields(name=name))
+    assert error_fields(caught.value) == {"name"}
+
+
+def test_sms_without_phone_names_notify_via():
+    with pytest.raises(ValidationError) as caught:
+        UserCreate(**user_fields(notify_via="sms"))
+    assert error_fields(caught.value) == {"notify_via"}
+
+
+@pytest.mark.parametrize("price", ["1000000000.01", "1e999999999", "1" * 33, "0.001", 1e308])
+def test_product_price_bounds(price):
+    with pytest.raises(ValidationError) as caught:
+        ProductCreate(**product_fields(price=price))
+    assert error_fields(caught.value) == {"price"}
+
+
+def test_product_price_maximum_accepted():
+    assert ProductCreate(**product_fields(price="1000000000.00")).price_minor == MAX_PRICE_MINOR
+
+
+def test_expired_card_names_exp_year():
+    with pytest.raises(ValidationError) as caught:
+        OrderCreate(**order(payment=card() | {"exp_year": 2020}))
+    assert error_fields(caught.value) == {"payment.card.exp_year"}
+
+
+@pytest.mark.parametrize("model", [OrderCreate, UserUpdate])
+def test_unknown_fields_rejected(model):
+    with pytest.raises(ValidationError) as caught:
+        model(**({"active": True} if model is UserUpdate else order()), admin=True)
+    assert error_fields(caught.value) == {"admin"}
+
+
+def test_order_items_bounded():
+    with pytest.raises(ValidationError) as caught:
+        OrderCreate(**order(items=[{"sku": "A", "quantity": 1}] * (MAX_ITEMS_PER_ORDER + 1)))
+    assert error_fields(caught.value) == {"items"}
