@@ -3,7 +3,8 @@
 A client sends `Idempotency-Key: <unique string>`; see domain/idempotency.py for the rules.
 The request body is fingerprinted after JSON canonicalisation, so a retry that only
 reorders keys or changes whitespace counts as the same request. Keys are scoped to the
-caller, identified by a hash of its Authorization header (anonymous callers share one scope).
+caller: the user of a valid access token (so a retry with a new token still matches), else
+the operator, else a hash of the credentials sent. Anonymous callers share one scope.
 """
 
 import hashlib
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
-from domain.errors import IdempotencyKeyReused, RequestInProgress
+from domain.errors import IdempotencyKeyReused, NotAuthenticated, RequestInProgress
 from domain.idempotency import MAX_KEY_LENGTH, StoredResponse
 from domain.schemas import FieldError
 
@@ -69,7 +70,9 @@ class IdempotencyMiddleware:
             await to_thread.run_sync(service.release, caller, key)
             raise
 
-        if recorder.status_code >= 500:
+        # A server error or an exhausted rate limit is not the request's result, so the key is
+        # released and a retry with it runs the request again.
+        if recorder.status_code >= 500 or recorder.status_code == 429:
             await to_thread.run_sync(service.release, caller, key)
         else:
             await to_thread.run_sync(service.complete, caller, key, recorder.stored())
@@ -113,10 +116,28 @@ def _idempotency_key(scope: Scope) -> str | None:
 
 
 def _caller(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return "auth:" + hashlib.sha256(value).hexdigest()
+    container = scope["app"].state.container
+    authorization = _header(scope, b"authorization")
+    api_key = _header(scope, b"x-api-key")
+
+    scheme, _, token = authorization.partition(b" ")
+    if scheme.lower() == b"bearer" and token:
+        try:
+            return "user:" + container.tokens.user_id(token.decode("latin-1"))
+        except NotAuthenticated:
+            pass
+    if api_key and container.operator_key.matches(api_key.decode("latin-1")):
+        return "operator"
+    if authorization or api_key:
+        return "credentials:" + hashlib.sha256(authorization + b"\n" + api_key).hexdigest()
     return "anonymous"
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    for header, value in scope["headers"]:
+        if header == name:
+            return value
+    return b""
 
 
 def _fingerprint(scope: Scope, body: bytes) -> str:

@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.auth import AccessTokens, OperatorKey
 from domain.catalog import CatalogService
 from domain.database import create_db_engine, create_session_factory
 from domain.idempotency import IdempotencyService
@@ -33,6 +34,8 @@ class Container:
     engine: Engine
     session_factory: sessionmaker[Session]
     users: UserService
+    tokens: AccessTokens
+    operator_key: OperatorKey
     catalog: CatalogService
     orders: OrderService
     saga: OrderSaga
@@ -63,6 +66,8 @@ def bootstrap(settings: Settings, publisher: TaskPublisher, engine: Engine | Non
         engine=engine,
         session_factory=session_factory,
         users=UserService(uow_factory, PasswordHasher()),
+        tokens=AccessTokens(settings.jwt_secret.get_secret_value(), settings.access_token_lifetime_s),
+        operator_key=OperatorKey(settings.operator_api_key_sha256.get_secret_value()),
         catalog=CatalogService(uow_factory),
         orders=OrderService(uow_factory, card_processor=processors["card"]),
         saga=saga,
@@ -102,6 +107,10 @@ def _notifiers(settings: Settings, session_factory) -> dict[str, Notifier]:
 
 def _user_directory(settings: Settings, uow_factory) -> UserDirectory:
     if settings.user_lookup == "http":
-        client = httpx.Client(base_url=settings.users_api_url, timeout=settings.users_api_timeout_s)
+        client = httpx.Client(
+            base_url=settings.users_api_url,
+            timeout=settings.users_api_timeout_s,
+            headers={"X-API-Key": settings.users_api_key.get_secret_value()},
+        )
         return HttpUserDirectory(client)
     return LocalUserDirectory(uow_factory)

@@ -4,6 +4,10 @@ OrderflowError
 ├── NotFound                  an id that does not exist
 ├── Conflict                  a unique value already taken
 ├── InvalidRequest            input the schema accepts but the domain rejects
+├── NotAuthenticated          missing, invalid or expired credentials
+│   └── InvalidCredentials    a login with an unknown email, a wrong password or a disabled user
+├── PermissionDenied          valid credentials that do not allow the request
+├── TooManyRequests           a rate limit is exhausted; `retry_after_s` is the wait in seconds
 ├── IdempotencyKeyReused      an Idempotency-Key sent again with a different request
 ├── RequestInProgress         an Idempotency-Key whose first request is still running
 ├── OrderRejected             a business rule failed an order (no retry)
@@ -39,6 +43,32 @@ class InvalidRequest(OrderflowError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class NotAuthenticated(OrderflowError):
+    """`scheme` is the authentication scheme the request needs: "Bearer" or "ApiKey"."""
+
+    def __init__(self, message: str, scheme: str = "Bearer") -> None:
+        super().__init__(message)
+        self.scheme = scheme
+
+
+class InvalidCredentials(NotAuthenticated):
+    def __init__(self) -> None:
+        # One message for every cause, so a response does not reveal whether an email is registered.
+        super().__init__("Incorrect email or password.")
+
+
+class PermissionDenied(OrderflowError):
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TooManyRequests(OrderflowError):
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class IdempotencyKeyReused(OrderflowError):

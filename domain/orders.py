@@ -33,10 +33,11 @@ class OrderService(Service):
         self.uow_factory = uow_factory
         self.card_processor = card_processor
 
-    def submit(self, request: OrderCreate) -> tuple[Order, int]:
-        """Store an order with the outbox message that starts its saga, in one transaction.
+    def submit(self, request: OrderCreate, user_id: str) -> tuple[Order, int]:
+        """Store an order of `user_id` with the outbox message that starts its saga, in one transaction.
 
-        Returns the order and the id of that outbox message, for the caller to publish.
+        Returns the order and the id of that outbox message, for the caller to publish. The
+        caller has checked that `request.user_id`, when set, is `user_id`.
         """
         now = self.clock()
         payment = self._payment_for(request)
@@ -44,7 +45,7 @@ class OrderService(Service):
         with self.uow_factory() as uow:
             products = uow.products.by_skus(line.sku for line in request.items)
             currency = _single_currency(request, products)
-            order = Order(id=new_id(), user_id=request.user_id, currency=currency, created_at=now, updated_at=now)
+            order = Order(id=new_id(), user_id=user_id, currency=currency, created_at=now, updated_at=now)
             order.items = [_item_for(line.sku, line.quantity, products) for line in request.items]
             order.total_minor = _checked_total(order)
             payment.order_id, payment.amount_minor, payment.currency = order.id, order.total_minor, currency
@@ -64,11 +65,19 @@ class OrderService(Service):
             return _order_view(order)
 
     def job(self, job_id: str) -> JobView:
+        return self.job_with_owner(job_id)[0]
+
+    def job_with_owner(self, job_id: str) -> tuple[JobView, str]:
+        """Return a job and the id of the user whose order it processes."""
         with self.uow_factory() as uow:
             order = uow.orders.get_by_job(job_id)
             if order is None:
                 raise NotFound("job", job_id)
-            return _job_view(order)
+            return _job_view(order), order.user_id
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self.uow_factory() as uow:
+            return uow.orders.count_by_status()
 
     def _payment_for(self, request: OrderCreate) -> Payment:
         """Build the order's payment record, tokenising a card first.

@@ -212,7 +212,8 @@ class OrderLine(Request):
 
 
 class OrderCreate(Request):
-    user_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+    # Optional: the order is always placed for the caller. When sent, it must be the caller's id.
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)] | None = None
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)]
     payment: Annotated[CardPayment | PayPalPayment, Field(discriminator="method")]
 
@@ -270,6 +271,17 @@ class JobView(BaseModel):
     state: Literal["queued", "running", "succeeded", "failed"]
     step: str | None
     error: str | None
+
+
+# Authentication
+
+
+class AccessTokenView(BaseModel):
+    """The OAuth 2.0 token response (RFC 6749, 5.1)."""
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
 
 
 # Errors

@@ -1,10 +1,22 @@
-"""Typed settings read from the environment, with defaults for a local run."""
+"""Typed settings read from the environment, with defaults for a local run.
 
+The secrets have development defaults so that a local stack runs without setup. With
+ORDERFLOW_ENV=production the API refuses to start while a secret is missing or still has its
+development value (see `production_problems`).
+"""
+
+import hashlib
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults. They are public, so production must replace them.
+DEV_JWT_SECRET = "orderflow-development-jwt-secret-do-not-use-in-production"
+DEV_OPERATOR_API_KEY = "orderflow-dev-operator-key"
+DEV_OPERATOR_API_KEY_SHA256 = hashlib.sha256(DEV_OPERATOR_API_KEY.encode()).hexdigest()
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -43,6 +55,45 @@ class Settings(BaseSettings):
     # charge or refund, the process deletes the file and kills itself with SIGKILL before
     # the result is recorded. Leave unset outside tests.
     sandbox_crash_file: str | None = None
+
+    # Authentication. JWT_SECRET signs access tokens (HS256). OPERATOR_API_KEY_SHA256 is the
+    # hex SHA-256 digest of the operator key sent as X-API-Key; the key itself is not stored.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    access_token_lifetime_s: int = Field(900, ge=60, le=86_400)
+    operator_api_key_sha256: SecretStr = SecretStr(DEV_OPERATOR_API_KEY_SHA256)
+    # The plain operator key that workers send to the users API when USER_LOOKUP=http.
+    users_api_key: SecretStr = SecretStr(DEV_OPERATOR_API_KEY)
+
+    # Rate limits, in the notation of the `limits` library ("10 per 15 minutes"). Failed
+    # logins are counted per account and per client address; registrations per address.
+    login_limit_per_account: str = "10 per 15 minutes"
+    login_limit_per_address: str = "100 per 15 minutes"
+    registration_limit_per_address: str = "20 per hour"
+    # Where the counts live, shared by every API process. Unset means REDIS_URL; "memory://"
+    # keeps them in each process (and is the fallback when REDIS_URL is empty too).
+    rate_limit_storage_url: str | None = None
+
+    @field_validator("operator_api_key_sha256")
+    @classmethod
+    def _hex_digest(cls, value: SecretStr) -> SecretStr:
+        digest = value.get_secret_value().strip().lower()
+        if len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
+            raise ValueError("OPERATOR_API_KEY_SHA256 must be 64 hex digits, e.g. the output of `printf %s KEY | sha256sum`")
+        return SecretStr(digest)
+
+    def production_problems(self) -> list[str]:
+        """Return what is unsafe about the API secrets in production, one message each."""
+        if self.env != "production":
+            return []
+        problems = []
+        jwt_secret = self.jwt_secret.get_secret_value()
+        if jwt_secret == DEV_JWT_SECRET:
+            problems.append("JWT_SECRET is not set or has the development value: set a random secret of at least 32 bytes")
+        elif len(jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            problems.append(f"JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes: set a random secret of at least 32 bytes")
+        if self.operator_api_key_sha256.get_secret_value().lower() == DEV_OPERATOR_API_KEY_SHA256:
+            problems.append("OPERATOR_API_KEY_SHA256 is not set or is the hash of the development key: set the SHA-256 hex digest of a random key")
+        return problems
 
 
 @lru_cache

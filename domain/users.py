@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.exc import IntegrityError
 
-from domain.errors import Conflict, LookupUnavailable, NotFound
+from domain.errors import Conflict, InvalidCredentials, LookupUnavailable, NotFound
 from domain.models import User
 from domain.passwords import PasswordHasher
 from domain.schemas import UserCreate
@@ -40,6 +40,7 @@ class UserService(Service):
             password_hash=self.hasher.hash(request.password),
             phone=request.phone,
             notify_via=request.notify_via,
+            active=True,
             created_at=self.clock(),
         )
 
@@ -54,6 +55,21 @@ class UserService(Service):
                 raise Conflict("email", f"a user with email {request.email} already exists") from None
 
         self.log.info("Registered user", extra={"user_id": user.id})
+        return user
+
+    def authenticate(self, email: str, password: str) -> User:
+        """Return the active user with this email and password, else raise InvalidCredentials.
+
+        Every failure costs one Argon2 verification (against a dummy hash for an unknown
+        email), so neither the response nor its timing reveals whether an email is registered.
+        """
+        with self.uow_factory() as uow:
+            user = uow.users.get_by_email(email.strip().lower())
+
+        password_ok = self.hasher.verify(user.password_hash if user else None, password)
+        if user is None or not password_ok or not user.active:
+            self.log.info("Login failed", extra={"user_id": user.id if user else None})
+            raise InvalidCredentials()
         return user
 
     def get(self, user_id: str) -> User:
@@ -97,7 +113,11 @@ class LocalUserDirectory(UserDirectory):
 
 
 class HttpUserDirectory(UserDirectory):
-    """Reads users from the users API, as when the users service is deployed on its own."""
+    """Reads users from the users API, as when the users service is deployed on its own.
+
+    The API serves GET /users/{id} only to the user or an operator, so the client must send
+    the operator key (`X-API-Key`, from USERS_API_KEY; see `bootstrap`).
+    """
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
@@ -110,6 +130,8 @@ class HttpUserDirectory(UserDirectory):
 
         if response.status_code == 404:
             raise NotFound("user", user_id)
+        if response.status_code in (401, 403):
+            raise LookupUnavailable(f"users API rejected the operator key ({response.status_code}): check USERS_API_KEY")
         if response.status_code != 200:
             raise LookupUnavailable(f"users API returned HTTP {response.status_code} for user {user_id}")
         return _customer_from(response.json())

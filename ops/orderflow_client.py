@@ -9,6 +9,10 @@ Exceptions:
 
 Transport failures (refused connections, timeouts) surface as ``httpx.HTTPError`` from every
 method except ``wait_until_ready``.
+
+Authentication: ``login`` returns a customer's bearer token, which the order and job methods
+take; ``create_product`` sends the operator key given to the constructor as ``X-API-Key``.
+A 429 with a short ``Retry-After`` is retried a few times before it raises ApiError.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import httpx
 
 __all__ = [
     "TERMINAL_JOB_STATES",
+    "AccessToken",
     "ApiError",
     "ApiUnreachableError",
     "InvalidResponseError",
@@ -41,6 +46,10 @@ __all__ = [
 ResourceId = int | str
 
 TERMINAL_JOB_STATES = frozenset({"succeeded", "failed"})
+
+# A 429 is retried at most this many times, and only when Retry-After is at most this long.
+RATE_LIMIT_RETRIES = 3
+MAX_RATE_LIMIT_WAIT_S = 30.0
 
 
 class OrderflowError(Exception):
@@ -67,6 +76,17 @@ class ApiError(OrderflowError):
 
 class InvalidResponseError(OrderflowError):
     """A response body is not JSON or lacks a field that the API contract requires."""
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A bearer token from POST /auth/token and the ``time.monotonic()`` at which it expires."""
+
+    token: str
+    expires_at: float
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass(frozen=True)
@@ -98,10 +118,12 @@ class OrderflowClient:
     """Send requests to one orderflow API through an injected ``httpx.AsyncClient``.
 
     The caller owns the httpx client, including its base URL, timeouts and connection limits.
+    ``operator_key`` is sent as ``X-API-Key`` by the methods that need an operator.
     """
 
-    def __init__(self, http: httpx.AsyncClient):
+    def __init__(self, http: httpx.AsyncClient, operator_key: str | None = None):
         self._http = http
+        self._operator_headers = {"X-API-Key": operator_key} if operator_key else {}
 
     async def wait_until_ready(self, timeout_s: float, interval_s: float = 0.5) -> None:
         """Poll GET /healthz until it returns 200.
@@ -135,6 +157,18 @@ class OrderflowClient:
         response = await self._request("POST", "/users", json=body, expected=201)
         return _require(_json_object(response, "POST /users"), "id", "POST /users")
 
+    async def login(self, *, email: str, password: str) -> AccessToken:
+        """Log in with the OAuth 2.0 password flow. Wrong credentials raise ApiError with status 401."""
+        requested_at = time.monotonic()
+        form = {"username": email, "password": password}
+        response = await self._request("POST", "/auth/token", data=form, expected=200)
+        payload = _json_object(response, "POST /auth/token")
+        expires_in = _require(payload, "expires_in", "POST /auth/token")
+        return AccessToken(
+            token=_require(payload, "access_token", "POST /auth/token"),
+            expires_at=requested_at + float(expires_in),
+        )
+
     async def create_product(
         self, *, sku: str, name: str, price: Decimal, stock: int, currency: str = "GBP"
     ) -> ResourceId:
@@ -150,7 +184,9 @@ class OrderflowClient:
             "currency": currency,
             "stock": stock,
         }
-        response = await self._request("POST", "/products", json=body, expected=201)
+        response = await self._request(
+            "POST", "/products", json=body, headers=self._operator_headers, expected=201
+        )
         return _require(_json_object(response, "POST /products"), "id", "POST /products")
 
     async def find_product(self, sku: str) -> dict[str, Any] | None:
@@ -163,11 +199,13 @@ class OrderflowClient:
         return next(matches, None)
 
     async def submit_order(
-        self, *, user_id: ResourceId, items: list[dict[str, Any]], payment: dict[str, Any]
+        self, *, token: AccessToken, items: list[dict[str, Any]], payment: dict[str, Any]
     ) -> SubmittedOrder:
-        """Submit an order for asynchronous processing and return its job."""
-        body = {"user_id": user_id, "items": items, "payment": payment}
-        response = await self._request("POST", "/orders", json=body, expected=202)
+        """Submit an order for the token's user and return its job."""
+        body = {"items": items, "payment": payment}
+        response = await self._request(
+            "POST", "/orders", json=body, headers=token.headers(), expected=202
+        )
         payload = _json_object(response, "POST /orders")
         return SubmittedOrder(
             order_id=_require(payload, "order_id", "POST /orders"),
@@ -175,9 +213,9 @@ class OrderflowClient:
             retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
         )
 
-    async def get_job(self, job_id: ResourceId) -> JobStatus:
+    async def get_job(self, job_id: ResourceId, token: AccessToken) -> JobStatus:
         path = f"/jobs/{job_id}"
-        response = await self._request("GET", path, expected=200)
+        response = await self._request("GET", path, headers=token.headers(), expected=200)
         payload = _json_object(response, f"GET {path}")
         return JobStatus(
             job_id=payload.get("job_id", job_id),
@@ -188,13 +226,19 @@ class OrderflowClient:
             retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
         )
 
-    async def get_order(self, order_id: ResourceId) -> dict[str, Any]:
+    async def get_order(self, order_id: ResourceId, token: AccessToken) -> dict[str, Any]:
         path = f"/orders/{order_id}"
-        response = await self._request("GET", path, expected=200)
+        response = await self._request("GET", path, headers=token.headers(), expected=200)
         return _json_object(response, f"GET {path}")
 
     async def _request(self, method: str, path: str, *, expected: int, **kwargs) -> httpx.Response:
         response = await self._http.request(method, path, **kwargs)
+        for _retry in range(RATE_LIMIT_RETRIES):
+            wait_s = parse_retry_after(response.headers.get("Retry-After"))
+            if response.status_code != 429 or wait_s is None or wait_s > MAX_RATE_LIMIT_WAIT_S:
+                break
+            await asyncio.sleep(wait_s)
+            response = await self._http.request(method, path, **kwargs)
         if response.status_code != expected:
             code, message = _error_details(response)
             raise ApiError(method, path, response.status_code, code, message)

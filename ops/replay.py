@@ -9,6 +9,10 @@ polls each order's job until it finishes, and prints a summary.
 
 - Users get an email unique to the run, ``customer-<CustomerID>.<run id>@replay.example``, so
   every run creates fresh users.
+- Each user logs in (POST /auth/token) and places its orders with its own bearer token, logging
+  in again before the token expires. Products are created with the operator key from
+  --operator-key, else $ORDERFLOW_OPERATOR_KEY, else the development key that a stack without
+  OPERATOR_API_KEY_SHA256 accepts.
 - Products keep their StockCode as SKU. A SKU that already exists (409) is looked up with
   GET /products?sku= and reused as it is, because the API cannot change stock. Stock is set only
   when the replay creates a product: the quantity the replayed invoices need plus a margin.
@@ -37,6 +41,7 @@ import httpx
 from rich.console import Console
 from rich.logging import RichHandler
 
+from domain.settings import DEV_OPERATOR_API_KEY
 from ops.orderflow_client import ApiUnreachableError
 from ops.replay_report import render_summary, write_json
 from ops.replay_runner import ReplaySettings, new_run_id, run_replay
@@ -50,6 +55,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 DATA_DIR_ENV = "ORDERFLOW_DATA_DIR"
+OPERATOR_KEY_ENV = "ORDERFLOW_OPERATOR_KEY"
 RUN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 Number = TypeVar("Number", int, float)
@@ -82,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-remote",
         action="store_true",
         help="allow an --api-url that is not a loopback address",
+    )
+    target.add_argument(
+        "--operator-key",
+        metavar="KEY",
+        help=(
+            f"operator API key for creating products (default: ${OPERATOR_KEY_ENV}, else the "
+            "development key); prefer the variable, because other users can read a command line"
+        ),
     )
     target.add_argument(
         "--run-id",
@@ -178,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = ReplaySettings(
         api_url=args.api_url,
+        operator_key=args.operator_key or os.environ.get(OPERATOR_KEY_ENV) or DEV_OPERATOR_API_KEY,
         limit=args.limit,
         concurrency=args.concurrency,
         paypal_share=args.paypal_share,

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ops.orderflow_client import (
+    AccessToken,
     ApiError,
     JobStatus,
     OrderflowClient,
@@ -62,6 +63,9 @@ MISSING_AFTER_CONFLICT = "409 but not found by SKU"
 # Failures of the same kind and reason logged in full before the rest are only counted.
 MAX_LOGGED_PER_REASON = 3
 
+# A customer logs in again when its access token has less than this many seconds left.
+TOKEN_REFRESH_MARGIN_S = 60.0
+
 Item = TypeVar("Item")
 
 
@@ -75,6 +79,8 @@ class ReplaySettings:
     """Options of one replay run. Times are in seconds."""
 
     api_url: str = "http://127.0.0.1:8000"
+    # Sent as X-API-Key to create products; None sends no key.
+    operator_key: str | None = None
     limit: int | None = None
     concurrency: int = 16
     paypal_share: float = 0.2
@@ -180,8 +186,9 @@ class Replay:
         self._progress = progress
         self._failures = _FailureLog()
         # One password for all users of a run, strong enough for the usual rules (upper and
-        # lower case, digits, a symbol). The replay never logs in with it or prints it.
+        # lower case, digits, a symbol). The replay logs in with it and never prints it.
         self._password = f"Replay-{secrets.token_hex(12)}!"
+        self._tokens: dict[str, AccessToken] = {}
 
     async def run(self, invoices: list[Invoice]) -> None:
         user_ids = await self.create_users(build_customers(invoices))
@@ -189,19 +196,22 @@ class Replay:
         await self.replay_orders(invoices, user_ids, ready_skus)
 
     async def create_users(self, customers: dict[str, Customer]) -> dict[str, ResourceId]:
-        """Create one user per customer and return their ids by CustomerID."""
+        """Create and log in one user per customer and return their ids by CustomerID."""
         user_ids: dict[str, ResourceId] = {}
         task = self._progress.add_task("users", total=len(customers))
 
         async def create(customer: Customer) -> None:
             email = customer_email(customer.customer_id, self._settings.run_id)
             try:
-                user_ids[customer.customer_id] = await self._client.create_user(
+                user_id = await self._client.create_user(
                     name=f"Customer {customer.customer_id}", email=email, password=self._password
                 )
+                token = await self._client.login(email=email, password=self._password)
             except (httpx.HTTPError, OrderflowError) as error:
                 self._record_setup_failure("user", self._summary.user_failures, email, error)
             else:
+                user_ids[customer.customer_id] = user_id
+                self._tokens[customer.customer_id] = token
                 self._summary.users_created += 1
             self._progress.advance(task)
 
@@ -284,7 +294,7 @@ class Replay:
             return
 
         submitted_at = time.monotonic()
-        submitted = await self._submit(invoice, user_ids[invoice.customer_id])
+        submitted = await self._submit(invoice)
         if submitted is None:
             return
 
@@ -307,7 +317,7 @@ class Replay:
         if job.state == "succeeded":
             summary.orders_succeeded += 1
         else:
-            summary.record_failure(await self._failure_reason(job, submitted.order_id))
+            summary.record_failure(await self._failure_reason(job, invoice, submitted.order_id))
 
     def _reason_not_to_submit(
         self,
@@ -324,15 +334,23 @@ class Replay:
             return "product not created"
         return None
 
-    async def _submit(self, invoice: Invoice, user_id: ResourceId) -> SubmittedOrder | None:
+    async def _token_for(self, customer_id: str) -> AccessToken:
+        """Return the customer's access token, logging in again when it is about to expire."""
+        token = self._tokens[customer_id]
+        if token.expires_at - time.monotonic() < TOKEN_REFRESH_MARGIN_S:
+            email = customer_email(customer_id, self._settings.run_id)
+            token = await self._client.login(email=email, password=self._password)
+            self._tokens[customer_id] = token
+        return token
+
+    async def _submit(self, invoice: Invoice) -> SubmittedOrder | None:
         """Submit the invoice as an order; return None after counting a rejection."""
         email = customer_email(invoice.customer_id, self._settings.run_id)
         payment = payment_for(invoice.customer_id, email, self._settings.paypal_share)
         items = [{"sku": line.sku, "quantity": line.quantity} for line in invoice.lines]
         try:
-            submitted = await self._client.submit_order(
-                user_id=user_id, items=items, payment=payment
-            )
+            token = await self._token_for(invoice.customer_id)
+            submitted = await self._client.submit_order(token=token, items=items, payment=payment)
         except (httpx.HTTPError, OrderflowError) as error:
             reason = str(error.status_code) if isinstance(error, ApiError) else type(error).__name__
             self._summary.orders_rejected[reason] += 1
@@ -361,7 +379,8 @@ class Replay:
         while (remaining := job_deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(delay, remaining))
             try:
-                job = await self._client.get_job(submitted.job_id)
+                token = await self._token_for(invoice.customer_id)
+                job = await self._client.get_job(submitted.job_id, token)
             except ApiError as error:
                 if 400 <= error.status_code < 500 and error.status_code != 429:
                     return self._lookup_failed_job(submitted, error), time.monotonic()
@@ -384,12 +403,13 @@ class Replay:
             return self._settings.poll_interval_s
         return min(max(retry_after_s, POLL_MIN_INTERVAL_S), self._settings.poll_interval_s)
 
-    async def _failure_reason(self, job: JobStatus, order_id: ResourceId) -> str:
+    async def _failure_reason(self, job: JobStatus, invoice: Invoice, order_id: ResourceId) -> str:
         """Return the job's error, or else the order's failure_reason."""
         reason = describe_failure(job.error)
         if reason is None:
             try:
-                order = await self._client.get_order(order_id)
+                token = await self._token_for(invoice.customer_id)
+                order = await self._client.get_order(order_id, token)
             except (httpx.HTTPError, OrderflowError) as error:
                 logger.warning("Order %s: reading its failure_reason failed: %s", order_id, error)
             else:
@@ -450,7 +470,7 @@ async def run_replay(
     async with httpx.AsyncClient(
         base_url=settings.api_url, timeout=settings.request_timeout_s, limits=limits
     ) as http:
-        client = OrderflowClient(http)
+        client = OrderflowClient(http, operator_key=settings.operator_key)
         logger.info("Waiting up to %s s for %s/healthz", settings.ready_timeout_s, settings.api_url)
         await client.wait_until_ready(settings.ready_timeout_s)
         logger.info(

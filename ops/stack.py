@@ -15,7 +15,10 @@ every process on Ctrl-C or as soon as one of them exits:
              directory
     replay   with --replay DATA_DIR: ops.replay, once /healthz returns 200
 
-DATABASE_URL and the other application settings pass through to the processes unchanged.
+DATABASE_URL and the other application settings pass through to the processes unchanged. With
+--replay, REGISTRATION_LIMIT_PER_ADDRESS defaults to REPLAY_REGISTRATION_LIMIT, because the
+replay registers every customer from one address. The API and Flower listen on 127.0.0.1
+unless API_HOST or FLOWER_HOST says otherwise.
 """
 
 import argparse
@@ -41,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ("users", "inventory", "payments", "notifications", "orderflow")
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 HEALTH_TIMEOUT_SECONDS = 120
+# The full UCI Online Retail data has about 4,400 customers.
+REPLAY_REGISTRATION_LIMIT = "100000 per hour"
 
 
 class StackError(RuntimeError):
@@ -179,9 +184,11 @@ def build_processes(
     return processes
 
 
-def child_environment(environ: Mapping[str, str], redis_url: str) -> dict[str, str]:
+def child_environment(environ: Mapping[str, str], redis_url: str, replay: bool = False) -> dict[str, str]:
     env = dict(environ)
     env["REDIS_URL"] = redis_url
+    if replay:
+        env.setdefault("REGISTRATION_LIMIT_PER_ADDRESS", REPLAY_REGISTRATION_LIMIT)
     # Without this, Python children block-buffer their output into honcho's pipe and their log
     # lines show up late and out of order.
     env["PYTHONUNBUFFERED"] = "1"
@@ -195,6 +202,15 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def warn_if_api_exposed(config: StackConfig) -> None:
+    if config.api_host not in LOOPBACK_HOSTS:
+        logger.warning(
+            "The API listens on %s, beyond this machine, with the development secrets unless "
+            "JWT_SECRET and OPERATOR_API_KEY_SHA256 are set. Set API_HOST=127.0.0.1 to keep it local.",
+            config.api_host,
+        )
 
 
 def warn_if_flower_exposed(config: StackConfig, environ: Mapping[str, str]) -> None:
@@ -248,14 +264,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def prepare(
-    environ: Mapping[str, str], var_dir: Path | None
+    environ: Mapping[str, str], var_dir: Path | None, replay: bool = False
 ) -> tuple[StackConfig, list[str] | None, dict[str, str]]:
     """Read the settings, create the state directory, choose Redis and migrate the database."""
     config = StackConfig.from_environ(environ, var_dir)
     config.var_dir.mkdir(parents=True, exist_ok=True)
     redis_url, private_redis_command = choose_redis(config.redis_url, config.var_dir)
     config = dataclasses.replace(config, redis_url=redis_url)
-    env = child_environment(environ, redis_url)
+    env = child_environment(environ, redis_url, replay)
     run_migrations(env)
     return config, private_redis_command, env
 
@@ -265,11 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s stack  | %(message)s",
                         datefmt="%H:%M:%S")
     try:
-        config, private_redis_command, env = prepare(os.environ, args.var_dir)
+        config, private_redis_command, env = prepare(os.environ, args.var_dir, replay=args.replay is not None)
     except StackError as error:
         logger.error("%s", error)
         return 1
 
+    warn_if_api_exposed(config)
     warn_if_flower_exposed(config, env)
     print_banner(config, started_redis=private_redis_command is not None)
     manager = Manager()

@@ -3,6 +3,10 @@
 from domain.bootstrap import Container
 from domain.models import Product, User
 from domain.schemas import OrderCreate, ProductCreate, UserCreate
+from domain.settings import DEV_OPERATOR_API_KEY
+
+# The development operator key, which the app accepts unless OPERATOR_API_KEY_SHA256 is set.
+OPERATOR = {"X-API-Key": DEV_OPERATOR_API_KEY}
 
 APPROVED_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
@@ -24,6 +28,25 @@ def user_fields(**overrides) -> dict:
     number = next(_counter)
     fields = {"name": f"Customer {number}", "email": f"customer{number}@example.com", "password": "correct horse battery"}
     return fields | overrides
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def log_in(client, email: str, password: str) -> dict:
+    """Log in over HTTP (httpx or TestClient) and return the Authorization header to send."""
+    response = client.post("/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return bearer(response.json()["access_token"])
+
+
+def register(client, **overrides) -> tuple[dict, dict]:
+    """Register a user over HTTP, log in, and return the user and its Authorization header."""
+    fields = user_fields(**overrides)
+    response = client.post("/users", json=fields)
+    assert response.status_code == 201, response.text
+    return response.json(), log_in(client, fields["email"], fields["password"])
 
 
 def product_fields(**overrides) -> dict:

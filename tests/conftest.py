@@ -99,7 +99,10 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def settings(database_url, smtp_sink) -> Settings:
-    return Settings(database_url=database_url, smtp_host=smtp_sink.host, smtp_port=smtp_sink.port)
+    # Rate limits counted in memory: each test gets a fresh count and no shared Redis.
+    return Settings(
+        database_url=database_url, smtp_host=smtp_sink.host, smtp_port=smtp_sink.port, rate_limit_storage_url="memory://"
+    )
 
 
 class RecordingPublisher:

@@ -6,6 +6,7 @@ from kombu import Connection
 from sqlalchemy import text
 
 from api.deps import ContainerDep
+from api.responses import errors
 from domain.schemas import Health
 from workers.app import app as celery_app
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["operations"])
 BROKER_CHECK_TIMEOUT_S = 2
 
 
-@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health}, **errors(413)})
 def health(container: ContainerDep) -> JSONResponse:
     """Report whether the database and the broker are reachable (503 if either is not)."""
     report = Health(status="ok", database=_database_ok(container), broker=_broker_ok(container))

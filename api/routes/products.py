@@ -3,7 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from api.deps import ContainerDep
-from api.responses import ERRORS
+from api.responses import errors
+from api.security import OperatorCaller
 from domain.models import Product
 from domain.money import format_amount
 from domain.schemas import ProductCreate, ProductPublic
@@ -11,15 +12,22 @@ from domain.schemas import ProductCreate, ProductPublic
 router = APIRouter(tags=["catalog"])
 
 
-@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductPublic, responses=ERRORS)
-def create_product(body: ProductCreate, request: Request, response: Response, container: ContainerDep) -> ProductPublic:
-    """Add a product to the catalog."""
+@router.post(
+    "/products",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductPublic,
+    responses=errors(401, 409, 413, 422),
+)
+def create_product(
+    body: ProductCreate, _caller: OperatorCaller, request: Request, response: Response, container: ContainerDep
+) -> ProductPublic:
+    """Add a product to the catalog (operators only)."""
     product = container.catalog.add(body)
     response.headers["Location"] = str(request.url_for("read_product", product_id=product.id))
     return public_product(product)
 
 
-@router.get("/products", response_model=list[ProductPublic], responses=ERRORS)
+@router.get("/products", response_model=list[ProductPublic], responses=errors(413, 422))
 def list_products(
     container: ContainerDep,
     sku: Annotated[str | None, Query(max_length=64)] = None,
@@ -30,7 +38,7 @@ def list_products(
     return [public_product(product) for product in container.catalog.list(offset, limit, sku)]
 
 
-@router.get("/products/{product_id}", response_model=ProductPublic, responses=ERRORS)
+@router.get("/products/{product_id}", response_model=ProductPublic, responses=errors(404, 413, 422))
 def read_product(product_id: str, container: ContainerDep) -> ProductPublic:
     """Read a product with its stock on hand."""
     return public_product(container.catalog.get(product_id))

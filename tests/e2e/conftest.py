@@ -34,6 +34,33 @@ def start(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def stack_environment(database_url: str, redis_url: str, smtp: SmtpSink, **overrides: str) -> dict:
+    """Return the environment of the stack's processes: this test's database, Redis and SMTP sink."""
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "SMTP_HOST": smtp.host,
+        "SMTP_PORT": str(smtp.port),
+        # The tests register dozens of users from one address.
+        "REGISTRATION_LIMIT_PER_ADDRESS": "1000 per minute",
+    } | overrides
+
+
+def start_api(port: int, env: dict, log_path: Path, *options: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port), *options]
+    return start(command, env, log_path)
+
+
+def start_worker(env: dict, log_path: Path, loglevel: str = "INFO", concurrency: int = 8) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool", "threads", "--concurrency", str(concurrency),
+        "--queues", "users,inventory,payments,notifications,orderflow", "--loglevel", loglevel, "--without-mingle", "--without-gossip",
+    ]
+    return start(command, env, log_path)
+
+
 def wait_until_healthy(api_url: str, processes: list[subprocess.Popen], logs: Path) -> None:
     deadline = time.monotonic() + STARTUP_DEADLINE_S
     while time.monotonic() < deadline:
@@ -66,25 +93,10 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     api_port = free_port("127.0.0.1")
 
     with RedisServer() as redis, SmtpSink() as smtp:
-        env = os.environ | {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis.url,
-            "CELERY_BROKER_URL": redis.url,
-            "CELERY_RESULT_BACKEND": redis.url,
-            "SMTP_HOST": smtp.host,
-            "SMTP_PORT": str(smtp.port),
-        }
+        env = stack_environment(database_url, redis.url, smtp)
         subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True)
 
-        processes = [
-            start([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(api_port)], env, logs / "api.log"),
-            start(
-                [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--pool", "threads", "--concurrency", "8",
-                 "--queues", "users,inventory,payments,notifications,orderflow", "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
-                env,
-                logs / "worker.log",
-            ),
-        ]
+        processes = [start_api(api_port, env, logs / "api.log"), start_worker(env, logs / "worker.log")]
         try:
             api_url = f"http://127.0.0.1:{api_port}"
             wait_until_healthy(api_url, processes, logs)

@@ -25,7 +25,7 @@ from domain.models import Order, OrderItem, OrderStatus, Payment, Product, Sandb
 from ops.ports import free_port
 from ops.redis_server import RedisServer
 from ops.smtp_sink import SmtpSink
-from tests.builders import DECLINED_CARD, card, paypal, product_fields, user_fields
+from tests.builders import DECLINED_CARD, OPERATOR, card, paypal, product_fields, register
 from tests.e2e.conftest import ROOT, start, stop, wait_until_healthy
 
 pytestmark = pytest.mark.e2e
@@ -58,19 +58,19 @@ def payment_for(number: int) -> dict:
     return card()
 
 
-async def submit_orders(api_url: str, users: list[dict], products: list[dict]) -> list[str]:
+async def submit_orders(api_url: str, logins: list[dict], products: list[dict]) -> list[str]:
     semaphore = asyncio.Semaphore(SUBMIT_CONCURRENCY)
 
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
 
         async def submit(number: int) -> str:
             body = {
-                "user_id": users[number % USERS]["id"],
                 "items": [{"sku": products[number % PRODUCTS]["sku"], "quantity": 1 + number % 2}],
                 "payment": payment_for(number),
             }
+            headers = {"Idempotency-Key": f"fault-{number}"} | logins[number % USERS]
             async with semaphore:
-                response = await client.post("/orders", json=body, headers={"Idempotency-Key": f"fault-{number}"})
+                response = await client.post("/orders", json=body, headers=headers)
             assert response.status_code == 202, response.text
             return response.json()["order_id"]
 
@@ -126,6 +126,7 @@ def test_faults_lose_nothing_and_charge_once(tmp_path):
             "SWEEP_INTERVAL_S": "2",
             "OUTBOX_RELAY_INTERVAL_S": "1",
             "LOG_LEVEL": "INFO",
+            "REGISTRATION_LIMIT_PER_ADDRESS": "1000 per minute",
         }
         import subprocess
 
@@ -140,10 +141,13 @@ def test_faults_lose_nothing_and_charge_once(tmp_path):
             api_url = f"http://127.0.0.1:{api_port}"
             wait_until_healthy(api_url, processes, tmp_path)
             with httpx.Client(base_url=api_url, timeout=30) as client:
-                users = [client.post("/users", json=user_fields()).json() for _number in range(USERS)]
-                products = [client.post("/products", json=product_fields(stock=STOCK_PER_PRODUCT)).json() for _number in range(PRODUCTS)]
+                logins = [register(client)[1] for _number in range(USERS)]
+                products = [
+                    client.post("/products", json=product_fields(stock=STOCK_PER_PRODUCT), headers=OPERATOR).json()
+                    for _number in range(PRODUCTS)
+                ]
 
-            order_ids = asyncio.run(submit_orders(api_url, users, products))
+            order_ids = asyncio.run(submit_orders(api_url, logins, products))
             faults = []
 
             wait_for_crash_file(crash_file)

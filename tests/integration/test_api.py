@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.builders import card, paypal, product_fields, user_fields
+from tests.builders import OPERATOR, card, paypal, product_fields, register, user_fields
 
 
 @pytest.fixture
@@ -18,16 +18,14 @@ def client(container) -> Iterator[TestClient]:
         yield client
 
 
-def create_user(client: TestClient, **overrides) -> dict:
-    response = client.post("/users", json=user_fields(**overrides))
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def create_product(client: TestClient, **overrides) -> dict:
-    response = client.post("/products", json=product_fields(**overrides))
+    response = client.post("/products", json=product_fields(**overrides), headers=OPERATOR)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def order_body(product: dict, quantity: int = 1, payment: dict | None = None) -> dict:
+    return {"items": [{"sku": product["sku"], "quantity": quantity}], "payment": payment or card()}
 
 
 def assert_error(response, status: int, field: str | None = None) -> dict:
@@ -51,13 +49,22 @@ def test_create_user_hides_password(client):
 
 
 def test_read_user(client):
-    user = create_user(client)
-    assert client.get(f"/users/{user['id']}").json() == user
+    user, auth = register(client)
+    assert client.get(f"/users/{user['id']}", headers=auth).json() == user
 
 
 def test_duplicate_email_conflicts(client):
-    create_user(client, email="same@example.com")
+    register(client, email="same@example.com")
     assert_error(client.post("/users", json=user_fields(email="SAME@example.com")), 409, "email")
+
+
+@pytest.mark.parametrize("name", ["Ann\nBcc: x@example.com", "Tab\there", "Bell\x07"])
+def test_control_characters_in_name_rejected(client, name):
+    assert_error(client.post("/users", json=user_fields(name=name)), 422, "name")
+
+
+def test_sms_without_phone_names_field(client):
+    assert_error(client.post("/users", json=user_fields(notify_via="sms")), 422, "notify_via")
 
 
 def test_invalid_email_names_field(client):
@@ -65,7 +72,7 @@ def test_invalid_email_names_field(client):
 
 
 def test_unknown_user_not_found(client):
-    assert_error(client.get("/users/nope"), 404)
+    assert_error(client.get("/users/nope", headers=OPERATOR), 404)
 
 
 def test_create_product_and_read(client):
@@ -77,19 +84,28 @@ def test_create_product_and_read(client):
 
 def test_product_price_json_number(client):
     assert create_product(client, price=3.39)["price"] == "3.39"
-    assert_error(client.post("/products", json=product_fields(price=3.399)), 422, "price")
+    assert_error(client.post("/products", json=product_fields(price=3.399), headers=OPERATOR), 422, "price")
+
+
+@pytest.mark.parametrize("price", ["1000000000.01", "1e999999999", "9" * 33, 1e308])
+def test_product_price_over_maximum(client, price):
+    assert_error(client.post("/products", json=product_fields(price=price), headers=OPERATOR), 422, "price")
+
+
+def test_product_price_at_maximum(client):
+    assert create_product(client, price="1000000000.00")["price"] == "1000000000.00"
 
 
 def test_duplicate_sku_conflicts(client):
     create_product(client, sku="DUP-1")
-    assert_error(client.post("/products", json=product_fields(sku="DUP-1")), 409, "sku")
+    assert_error(client.post("/products", json=product_fields(sku="DUP-1"), headers=OPERATOR), 409, "sku")
 
 
 def test_submit_order_accepted(client, container):
-    user = create_user(client)
+    user, auth = register(client)
     product = create_product(client, price="1.50", stock=3)
 
-    response = client.post("/orders", json={"user_id": user["id"], "items": [{"sku": product["sku"], "quantity": 2}], "payment": card()})
+    response = client.post("/orders", json={"user_id": user["id"]} | order_body(product, 2), headers=auth)
 
     assert response.status_code == 202
     accepted = response.json()
@@ -100,13 +116,23 @@ def test_submit_order_accepted(client, container):
     assert container.outbox.publisher.published == [("validate_user", accepted["order_id"])]
 
 
+def test_submit_order_without_user_id(client):
+    user, auth = register(client)
+    product = create_product(client)
+
+    accepted = client.post("/orders", json=order_body(product), headers=auth).json()
+
+    assert client.get(f"/orders/{accepted['order_id']}", headers=auth).json()["user_id"] == user["id"]
+
+
 def test_new_order_view(client):
-    user = create_user(client)
+    user, auth = register(client)
     product = create_product(client, price="1.50")
-    accepted = client.post("/orders", json={"user_id": user["id"], "items": [{"sku": product["sku"], "quantity": 2}], "payment": card()}).json()
+    accepted = client.post("/orders", json=order_body(product, 2), headers=auth).json()
 
-    order = client.get(f"/orders/{accepted['order_id']}").json()
+    order = client.get(f"/orders/{accepted['order_id']}", headers=auth).json()
 
+    assert order["user_id"] == user["id"]
     assert order["status"] == "queued"
     assert order["total"] == "3.00"
     assert order["currency"] == "GBP"
@@ -116,45 +142,64 @@ def test_new_order_view(client):
 
 
 def test_queued_job_view(client):
-    user = create_user(client)
+    _user, auth = register(client)
     product = create_product(client)
-    accepted = client.post("/orders", json={"user_id": user["id"], "items": [{"sku": product["sku"], "quantity": 1}], "payment": paypal()}).json()
+    accepted = client.post("/orders", json=order_body(product, payment=paypal()), headers=auth).json()
 
-    response = client.get(f"/jobs/{accepted['job_id']}")
+    response = client.get(f"/jobs/{accepted['job_id']}", headers=auth)
 
     assert response.json() == {"job_id": accepted["job_id"], "order_id": accepted["order_id"], "state": "queued", "step": "validate_user", "error": None}
     assert "retry-after" in response.headers
 
 
 def test_order_with_unknown_sku(client):
-    user = create_user(client)
-    response = client.post("/orders", json={"user_id": user["id"], "items": [{"sku": "NOPE", "quantity": 1}], "payment": card()})
+    _user, auth = register(client)
+    response = client.post("/orders", json={"items": [{"sku": "NOPE", "quantity": 1}], "payment": card()}, headers=auth)
     assert_error(response, 422, "items.0.sku")
 
 
 def test_order_with_mixed_currencies(client):
-    user = create_user(client)
+    _user, auth = register(client)
     pound = create_product(client, currency="GBP")
     euro = create_product(client, currency="EUR")
     items = [{"sku": pound["sku"], "quantity": 1}, {"sku": euro["sku"], "quantity": 1}]
-    assert_error(client.post("/orders", json={"user_id": user["id"], "items": items, "payment": card()}), 422, "items")
+    assert_error(client.post("/orders", json={"items": items, "payment": card()}, headers=auth), 422, "items")
+
+
+def test_order_total_over_maximum(client):
+    _user, auth = register(client)
+    product = create_product(client, price="1000000000.00", currency="GBP")
+    items = [{"sku": product["sku"], "quantity": 1_000_000}]
+
+    response = client.post("/orders", json={"items": items, "payment": card()}, headers=auth)
+
+    assert "maximum" in assert_error(response, 422, "items")["message"]
 
 
 def test_luhn_failure_does_not_echo_number(client):
-    response = client.post("/orders", json={"user_id": "u", "items": [{"sku": "A", "quantity": 1}], "payment": card("4242424242424241")})
+    _user, auth = register(client)
+    response = client.post("/orders", json={"items": [{"sku": "A", "quantity": 1}], "payment": card("4242424242424241")}, headers=auth)
     assert_error(response, 422, "payment.card_number")
     assert "4242424242424241" not in response.text
 
 
+def test_expired_card_names_field(client):
+    _user, auth = register(client)
+    payment = card() | {"exp_year": 2020}
+    response = client.post("/orders", json={"items": [{"sku": "A", "quantity": 1}], "payment": payment}, headers=auth)
+    assert_error(response, 422, "payment.exp_year")
+
+
 @pytest.mark.parametrize("body", ["[1", "null", '"text"', "{}"])
 def test_malformed_order_body(client, body):
-    response = client.post("/orders", content=body, headers={"content-type": "application/json"})
+    _user, auth = register(client)
+    response = client.post("/orders", content=body, headers={"content-type": "application/json"} | auth)
     assert_error(response, 422)
 
 
 def test_unknown_job_and_order(client):
-    assert_error(client.get("/jobs/nope"), 404)
-    assert_error(client.get("/orders/nope"), 404)
+    assert_error(client.get("/jobs/nope", headers=OPERATOR), 404)
+    assert_error(client.get("/orders/nope", headers=OPERATOR), 404)
 
 
 def test_docs_served_without_cdn(client):

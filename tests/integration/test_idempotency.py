@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.idempotency import _fingerprint
-from tests.builders import card, product_fields, user_fields
+from domain.bootstrap import bootstrap
+from tests.builders import OPERATOR, card, product_fields, register, user_fields
+from tests.conftest import RecordingPublisher
 
 
 @pytest.fixture
@@ -21,8 +23,8 @@ def client(container) -> Iterator[TestClient]:
 def test_retry_replays_stored_response(client, container):
     body = product_fields(sku="IDEM-1")
 
-    first = client.post("/products", json=body, headers={"Idempotency-Key": "k-1"})
-    second = client.post("/products", json=body, headers={"Idempotency-Key": "k-1"})
+    first = client.post("/products", json=body, headers={"Idempotency-Key": "k-1"} | OPERATOR)
+    second = client.post("/products", json=body, headers={"Idempotency-Key": "k-1"} | OPERATOR)
 
     assert first.status_code == second.status_code == 201
     assert second.json() == first.json()
@@ -33,11 +35,11 @@ def test_retry_replays_stored_response(client, container):
 
 
 def test_retried_order_created_once(client, container):
-    user = client.post("/users", json=user_fields()).json()
-    product = client.post("/products", json=product_fields()).json()
-    order = {"user_id": user["id"], "items": [{"sku": product["sku"], "quantity": 1}], "payment": card()}
+    _user, auth = register(client)
+    product = client.post("/products", json=product_fields(), headers=OPERATOR).json()
+    order = {"items": [{"sku": product["sku"], "quantity": 1}], "payment": card()}
 
-    responses = [client.post("/orders", json=order, headers={"Idempotency-Key": "order-k"}) for _attempt in range(3)]
+    responses = [client.post("/orders", json=order, headers={"Idempotency-Key": "order-k"} | auth) for _attempt in range(3)]
 
     assert {response.json()["order_id"] for response in responses} == {responses[0].json()["order_id"]}
     assert [response.status_code for response in responses] == [202, 202, 202]
@@ -51,9 +53,35 @@ def test_reordered_json_is_same_request(client):
     assert client.post("/users", json=reordered, headers={"Idempotency-Key": "u-1"}).headers["idempotent-replayed"] == "true"
 
 
+def test_retry_with_new_token_replays(client, container):
+    user, first_auth = register(client)
+    product = client.post("/products", json=product_fields(), headers=OPERATOR).json()
+    order = {"items": [{"sku": product["sku"], "quantity": 1}], "payment": card()}
+    second_auth = {"Authorization": f"Bearer {container.tokens.issue(user['id']).token}"}
+
+    first = client.post("/orders", json=order, headers={"Idempotency-Key": "order-t"} | first_auth)
+    second = client.post("/orders", json=order, headers={"Idempotency-Key": "order-t"} | second_auth)
+
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.json() == first.json()
+
+
+def test_rate_limited_request_not_stored(settings):
+    container = bootstrap(settings.model_copy(update={"registration_limit_per_address": "1 per hour"}), RecordingPublisher())
+    body = user_fields()
+    with TestClient(create_app(container)) as client:
+        client.post("/users", json=user_fields())
+        limited = client.post("/users", json=body, headers={"Idempotency-Key": "u-429"})
+
+    fingerprint = _fingerprint({"method": "POST", "path": "/users"}, json.dumps(body).encode())
+    assert limited.status_code == 429
+    assert container.idempotency.claim("anonymous", "u-429", fingerprint) is None
+    container.dispose()
+
+
 def test_same_key_other_body_rejected(client):
-    client.post("/products", json=product_fields(), headers={"Idempotency-Key": "k-2"})
-    response = client.post("/products", json=product_fields(), headers={"Idempotency-Key": "k-2"})
+    client.post("/products", json=product_fields(), headers={"Idempotency-Key": "k-2"} | OPERATOR)
+    response = client.post("/products", json=product_fields(), headers={"Idempotency-Key": "k-2"} | OPERATOR)
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "idempotency_key_reused"
@@ -64,9 +92,9 @@ def test_key_in_flight_conflicts(client, container):
     body = product_fields()
     # Claim the key as a first request that is still running would.
     fingerprint = _fingerprint({"method": "POST", "path": "/products"}, json.dumps(body).encode())
-    container.idempotency.claim("anonymous", "k-3", fingerprint)
+    container.idempotency.claim("operator", "k-3", fingerprint)
 
-    response = client.post("/products", json=body, headers={"Idempotency-Key": "k-3"})
+    response = client.post("/products", json=body, headers={"Idempotency-Key": "k-3"} | OPERATOR)
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "request_in_progress"
@@ -74,25 +102,30 @@ def test_key_in_flight_conflicts(client, container):
 
 def test_validation_error_is_stored(client):
     bad = product_fields(price="1.234")
-    first = client.post("/products", json=bad, headers={"Idempotency-Key": "k-4"})
-    second = client.post("/products", json=bad, headers={"Idempotency-Key": "k-4"})
+    first = client.post("/products", json=bad, headers={"Idempotency-Key": "k-4"} | OPERATOR)
+    second = client.post("/products", json=bad, headers={"Idempotency-Key": "k-4"} | OPERATOR)
     assert first.status_code == second.status_code == 422
     assert second.json() == first.json()
 
 
 def test_key_too_long_rejected(client):
-    response = client.post("/products", json=product_fields(), headers={"Idempotency-Key": "x" * 256})
+    response = client.post("/products", json=product_fields(), headers={"Idempotency-Key": "x" * 256} | OPERATOR)
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "Idempotency-Key"
 
 
 def test_keys_scoped_to_caller(client):
-    body = product_fields()
-    first = client.post("/products", json=body, headers={"Idempotency-Key": "k-5", "Authorization": "Bearer one"})
-    other = client.post("/products", json=body, headers={"Idempotency-Key": "k-5", "Authorization": "Bearer two"})
-    assert first.status_code == 201
-    assert other.status_code == 409
+    product = client.post("/products", json=product_fields(), headers=OPERATOR).json()
+    order = {"items": [{"sku": product["sku"], "quantity": 1}], "payment": card()}
+    _first_user, first_auth = register(client)
+    _second_user, second_auth = register(client)
+
+    first = client.post("/orders", json=order, headers={"Idempotency-Key": "k-5"} | first_auth)
+    other = client.post("/orders", json=order, headers={"Idempotency-Key": "k-5"} | second_auth)
+
+    assert first.status_code == other.status_code == 202
     assert "idempotent-replayed" not in other.headers
+    assert other.json()["order_id"] != first.json()["order_id"]
 
 
 def test_concurrent_retries_create_one(client):
@@ -100,7 +133,7 @@ def test_concurrent_retries_create_one(client):
     results = []
 
     def post() -> None:
-        results.append(client.post("/products", json=body, headers={"Idempotency-Key": "race"}).status_code)
+        results.append(client.post("/products", json=body, headers={"Idempotency-Key": "race"} | OPERATOR).status_code)
 
     threads = [threading.Thread(target=post) for _number in range(8)]
     for thread in threads:

@@ -25,11 +25,12 @@ from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Form, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from domain.settings import DEV_OPERATOR_API_KEY
 from ops.ports import free_port
 from ops.replay import EXIT_API_UNREACHABLE, EXIT_OK, main
 from ops.replay_runner import stock_for, uses_paypal
@@ -71,7 +72,7 @@ class ItemIn(BaseModel):
 
 
 class OrderIn(BaseModel):
-    user_id: int
+    user_id: int | None = None
     items: list[ItemIn]
     payment: dict[str, Any]
 
@@ -81,13 +82,17 @@ class StandInState:
     """Everything the stand-in stores, readable by the tests after a run.
 
     ``decline_paypal`` fails every PayPal payment; ``max_items`` rejects larger orders with 422;
-    ``hold_jobs`` leaves every job queued forever.
+    ``hold_jobs`` leaves every job queued forever; ``token_lifetime_s`` is the ``expires_in`` of
+    each login. Tokens are ``token-<user id>-<login number>`` and never expire here.
     """
 
     decline_paypal: bool = False
     max_items: int | None = None
     hold_jobs: bool = False
+    token_lifetime_s: float = 900
+    logins: int = 0
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -101,6 +106,17 @@ def error_response(status: int, code: str, message: str, fields=()) -> JSONRespo
 
 def create_stand_in_app(state: StandInState) -> FastAPI:
     app = FastAPI()
+
+    def user_of(authorization: str | None) -> int | None:
+        """Return the user id of a bearer token this stand-in issued, else None."""
+        scheme, _, token = (authorization or "").partition(" ")
+        parts = token.split("-")
+        if scheme != "Bearer" or len(parts) != 3 or parts[0] != "token" or not parts[1].isdigit():
+            return None
+        return int(parts[1]) if int(parts[1]) in state.users else None
+
+    def not_authenticated() -> JSONResponse:
+        return error_response(401, "not_authenticated", "bearer token missing or invalid")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -121,10 +137,22 @@ def create_stand_in_app(state: StandInState) -> FastAPI:
         user = {"id": next(state.ids), "name": body.name, "email": body.email}
         user |= {"notify_via": body.notify_via, "active": True, "created_at": "2024-01-01T00:00Z"}
         state.users[user["id"]] = user
+        state.passwords[body.email] = body.password
         return user
 
+    @app.post("/auth/token")
+    async def log_in(username: str = Form(), password: str = Form()):
+        if state.passwords.get(username) != password:
+            return error_response(401, "not_authenticated", "Incorrect email or password.")
+        state.logins += 1
+        user_id = next(user["id"] for user in state.users.values() if user["email"] == username)
+        token = f"token-{user_id}-{state.logins}"
+        return {"access_token": token, "token_type": "bearer", "expires_in": state.token_lifetime_s}
+
     @app.post("/products", status_code=201)
-    async def create_product(body: ProductIn):
+    async def create_product(body: ProductIn, x_api_key: str | None = Header(None)):
+        if x_api_key != DEV_OPERATOR_API_KEY:
+            return error_response(401, "not_authenticated", "operator key missing or invalid")
         if body.sku in state.products:
             return error_response(409, "sku_taken", f"SKU {body.sku} exists")
         product = {"id": next(state.ids), "sku": body.sku, "name": body.name}
@@ -137,9 +165,12 @@ def create_stand_in_app(state: StandInState) -> FastAPI:
         return [product for product in state.products.values() if sku in (None, product["sku"])]
 
     @app.post("/orders", status_code=202)
-    async def submit_order(body: OrderIn):
-        if body.user_id not in state.users:
-            return error_response(404, "user_not_found", f"user {body.user_id} not found")
+    async def submit_order(body: OrderIn, authorization: str | None = Header(None)):
+        user_id = user_of(authorization)
+        if user_id is None:
+            return not_authenticated()
+        if body.user_id not in (None, user_id):
+            return error_response(403, "forbidden", "user_id must be your own")
         unknown = [item.sku for item in body.items if item.sku not in state.products]
         if unknown:
             return error_response(422, "unknown_sku", f"unknown SKUs {unknown}")
@@ -153,7 +184,7 @@ def create_stand_in_app(state: StandInState) -> FastAPI:
         )
         state.orders[order_id] = {
             "id": order_id,
-            "user_id": body.user_id,
+            "user_id": user_id,
             "status": "pending",
             "items": [item.model_dump() for item in body.items],
             "total": str(total),
@@ -180,17 +211,21 @@ def create_stand_in_app(state: StandInState) -> FastAPI:
         )
 
     @app.get("/jobs/{job_id}")
-    async def get_job(job_id: str):
+    async def get_job(job_id: str, authorization: str | None = Header(None)):
         job = state.jobs.get(job_id)
-        if job is None:
+        if user_of(authorization) is None:
+            return not_authenticated()
+        if job is None or state.orders[job["order_id"]]["user_id"] != user_of(authorization):
             return error_response(404, "job_not_found", f"job {job_id} not found")
         finished = job["state"] in ("succeeded", "failed")
         return JSONResponse(job, headers={} if finished else {"Retry-After": "1"})
 
     @app.get("/orders/{order_id}")
-    async def get_order(order_id: int):
+    async def get_order(order_id: int, authorization: str | None = Header(None)):
         order = state.orders.get(order_id)
-        if order is None:
+        if user_of(authorization) is None:
+            return not_authenticated()
+        if order is None or order["user_id"] != user_of(authorization):
             return error_response(404, "order_not_found", f"order {order_id} not found")
         return {key: value for key, value in order.items() if key != "card_number"}
 
@@ -341,6 +376,39 @@ def test_sample_replay_sets_up_users_and_stock(stand_in, tmp_path):
         )
     methods = [order["payment"]["method"] for order in state.orders.values()]
     assert methods.count("paypal") == expected_paypal_orders(SAMPLE_INVOICES)
+
+
+def test_orders_placed_as_their_customers(stand_in, tmp_path):
+    url, state = stand_in()
+
+    run_replay_cli([str(SAMPLE_CSV), "--api-url", url, "--run-id", "owners-1"], tmp_path / "s.json")
+
+    user_by_email = {user["email"]: user_id for user_id, user in state.users.items()}
+    owners = {order["user_id"] for order in state.orders.values()}
+    assert owners == {user_by_email[f"customer-{invoice.customer_id}.owners-1@replay.example"] for invoice in SAMPLE_INVOICES}
+    assert state.logins == len(SAMPLE_CUSTOMERS)
+
+
+def test_tokens_renewed_before_expiry(stand_in, tmp_path):
+    url, state = stand_in(token_lifetime_s=30)
+
+    summary = run_replay_cli([str(SAMPLE_CSV), "--api-url", url, "--limit", "5"], tmp_path / "s.json")
+
+    assert summary["orders"]["succeeded"] == 5
+    # One login per customer at setup, and more because every token was about to expire.
+    assert state.logins > len(build_customers(SAMPLE_INVOICES[:5]))
+
+
+def test_wrong_operator_key_fails_products(stand_in, tmp_path):
+    url, _ = stand_in()
+
+    summary = run_replay_cli(
+        [str(SAMPLE_CSV), "--api-url", url, "--limit", "2", "--operator-key", "wrong"], tmp_path / "s.json"
+    )
+
+    assert summary["products"]["created"] == 0
+    assert summary["products"]["failed"] == {"401 not_authenticated": summary["products"]["failed"]["401 not_authenticated"]}
+    assert summary["orders"]["submitted"] == 0
 
 
 def test_declined_payments_counted_by_reason(stand_in, tmp_path):

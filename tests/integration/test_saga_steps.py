@@ -13,7 +13,7 @@ from tests.builders import add_product, add_user, order_request
 def placed_order(container, stock: int = 5, quantity: int = 2) -> tuple[str, str]:
     user = add_user(container)
     product = add_product(container, stock=stock)
-    order, _message = container.orders.submit(order_request(user, product, quantity=quantity))
+    order, _message = container.orders.submit(order_request(user, product, quantity=quantity), user.id)
     return order.id, product.id
 
 

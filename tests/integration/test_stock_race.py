@@ -14,7 +14,7 @@ def validated_orders(container, product, count: int) -> list[str]:
     user = add_user(container)
     order_ids = []
     for _number in range(count):
-        order, _message = container.orders.submit(order_request(user, product, quantity=1))
+        order, _message = container.orders.submit(order_request(user, product, quantity=1), user.id)
         assert container.saga.validate_user(order.id) == [Step.RESERVE_STOCK]
         order_ids.append(order.id)
     return order_ids

@@ -1,36 +1,24 @@
 """The HTTP user directory against the real users API served by uvicorn on loopback."""
 
-import threading
-import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
+from domain.bootstrap import bootstrap
 from domain.errors import LookupUnavailable, NotFound
 from domain.users import HttpUserDirectory, LocalUserDirectory
 from ops.ports import free_port
-from tests.builders import add_user
+from tests.builders import OPERATOR, add_user
+from tests.conftest import RecordingPublisher
 
 
 @pytest.fixture
-def users_api(container) -> Iterator[str]:
-    port = free_port("127.0.0.1")
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def users_api(api_server) -> str:
+    return api_server
 
 
-def http_directory(base_url: str) -> HttpUserDirectory:
-    return HttpUserDirectory(httpx.Client(base_url=base_url, timeout=2))
+def http_directory(base_url: str, headers: dict | None = None) -> HttpUserDirectory:
+    return HttpUserDirectory(httpx.Client(base_url=base_url, timeout=2, headers=OPERATOR if headers is None else headers))
 
 
 def test_http_lookup_matches_local(container, users_api):
@@ -41,6 +29,22 @@ def test_http_lookup_matches_local(container, users_api):
 def test_http_lookup_sees_disabled_user(container, users_api):
     user = add_user(container, active=False)
     assert http_directory(users_api).lookup(user.id).active is False
+
+
+def test_bootstrap_sends_users_api_key(container, settings, users_api):
+    user = add_user(container)
+    worker = bootstrap(settings.model_copy(update={"user_lookup": "http", "users_api_url": users_api}), RecordingPublisher())
+    try:
+        assert worker.saga.directory.lookup(user.id).id == user.id
+    finally:
+        worker.dispose()
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong-key"}])
+def test_http_lookup_without_operator_key(container, users_api, headers):
+    user = add_user(container)
+    with pytest.raises(LookupUnavailable, match="USERS_API_KEY"):
+        http_directory(users_api, headers).lookup(user.id)
 
 
 def test_http_lookup_unknown_user(users_api):

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.builders import DECLINED_CARD, card, paypal, product_fields, user_fields
+from tests.builders import DECLINED_CARD, OPERATOR, card, paypal, product_fields, register
 
 POLL_DEADLINE_S = 30
 
@@ -18,10 +18,10 @@ def client(worker_container) -> Iterator[TestClient]:
         yield client
 
 
-def wait_for_job(client: TestClient, status_url: str) -> dict:
+def wait_for_job(client: TestClient, status_url: str, auth: dict) -> dict:
     deadline = time.monotonic() + POLL_DEADLINE_S
     while time.monotonic() < deadline:
-        job = client.get(status_url).json()
+        job = client.get(status_url, headers=auth).json()
         if job["state"] in ("succeeded", "failed"):
             return job
         time.sleep(0.05)
@@ -29,21 +29,22 @@ def wait_for_job(client: TestClient, status_url: str) -> dict:
 
 
 def place_order(client: TestClient, payment: dict, quantity: int = 1, stock: int = 5, **user_overrides):
-    user = client.post("/users", json=user_fields(**user_overrides)).json()
-    product = client.post("/products", json=product_fields(stock=stock, price="4.20")).json()
+    """Register and log in a user, add a product and order it; return the user, its headers, the product and the 202 body."""
+    user, auth = register(client, **user_overrides)
+    product = client.post("/products", json=product_fields(stock=stock, price="4.20"), headers=OPERATOR).json()
     accepted = client.post(
-        "/orders", json={"user_id": user["id"], "items": [{"sku": product["sku"], "quantity": quantity}], "payment": payment}
+        "/orders", json={"items": [{"sku": product["sku"], "quantity": quantity}], "payment": payment}, headers=auth
     ).json()
-    return user, product, accepted
+    return user, auth, product, accepted
 
 
 def test_card_order_completes(client, smtp_sink):
-    user, product, accepted = place_order(client, card(), quantity=2)
+    user, auth, product, accepted = place_order(client, card(), quantity=2)
 
-    job = wait_for_job(client, accepted["status_url"])
+    job = wait_for_job(client, accepted["status_url"], auth)
 
     assert job == {"job_id": accepted["job_id"], "order_id": accepted["order_id"], "state": "succeeded", "step": None, "error": None}
-    order = client.get(f"/orders/{accepted['order_id']}").json()
+    order = client.get(f"/orders/{accepted['order_id']}", headers=auth).json()
     assert order["status"] == "completed"
     assert order["total"] == "8.40"
     assert [step["outcome"] for step in order["steps"]] == ["succeeded"] * 4
@@ -52,9 +53,9 @@ def test_card_order_completes(client, smtp_sink):
 
 
 def test_declined_card_fails_and_restores(client):
-    _user, product, accepted = place_order(client, card(DECLINED_CARD), quantity=2)
+    _user, auth, product, accepted = place_order(client, card(DECLINED_CARD), quantity=2)
 
-    job = wait_for_job(client, accepted["status_url"])
+    job = wait_for_job(client, accepted["status_url"], auth)
 
     assert job["state"] == "failed"
     assert job["error"] == "payment declined: card_declined"
@@ -62,5 +63,5 @@ def test_declined_card_fails_and_restores(client):
 
 
 def test_paypal_order_completes(client):
-    _user, _product, accepted = place_order(client, paypal("shopper@example.com"))
-    assert wait_for_job(client, accepted["status_url"])["state"] == "succeeded"
+    _user, auth, _product, accepted = place_order(client, paypal("shopper@example.com"))
+    assert wait_for_job(client, accepted["status_url"], auth)["state"] == "succeeded"

@@ -98,12 +98,28 @@ def test_app_environment_uses_service_names(services):
         ("postgres", "POSTGRES_PASSWORD"),
         ("api", "DATABASE_URL"),
         ("flower", "FLOWER_BASIC_AUTH"),
+        ("api", "JWT_SECRET"),
+        ("api", "OPERATOR_API_KEY_SHA256"),
     ],
 )
 def test_secret_has_no_default(services, name, variable):
     value = services[name]["environment"][variable]
 
-    assert re.search(r"\$\{(POSTGRES_PASSWORD|FLOWER_BASIC_AUTH):\?", value), value
+    assert re.search(r"\$\{(POSTGRES_PASSWORD|FLOWER_BASIC_AUTH|JWT_SECRET|OPERATOR_API_KEY_SHA256):\?", value), value
+
+
+def test_api_secrets_only_in_api(services):
+    for name, service in services.items():
+        if name != "api":
+            assert "JWT_SECRET" not in service.get("environment", {}), name
+
+
+def test_flower_requires_basic_auth(services):
+    assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
+
+
+def test_only_api_and_flower_publish_ports(services):
+    assert {name for name, service in services.items() if service.get("ports")} == {"api", "flower"}
 
 
 @pytest.mark.parametrize("name", ["api", "flower"])

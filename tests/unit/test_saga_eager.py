@@ -50,7 +50,7 @@ def eager(settings: Settings) -> Iterator[Container]:
 
 
 def run_order(container: Container, request):
-    order, message_id = container.orders.submit(request)
+    order, message_id = container.orders.submit(request, request.user_id)
     container.outbox.publish(message_id, Step.VALIDATE_USER, order.id)
     return container.orders.view(order.id)
 

@@ -142,6 +142,11 @@ def test_product_price_maximum_accepted():
     assert ProductCreate(**product_fields(price="1000000000.00")).price_minor == MAX_PRICE_MINOR
 
 
+def test_order_user_id_optional():
+    request = OrderCreate(items=[{"sku": "A", "quantity": 1}], payment=card())
+    assert request.user_id is None
+
+
 def test_expired_card_names_exp_year():
     with pytest.raises(ValidationError) as caught:
         OrderCreate(**order(payment=card() | {"exp_year": 2020}))

@@ -2,7 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from ops.stack import QUEUES, StackConfig, StackError, build_processes, redact_url
+from ops.stack import (
+    QUEUES,
+    REPLAY_REGISTRATION_LIMIT,
+    StackConfig,
+    StackError,
+    build_processes,
+    child_environment,
+    redact_url,
+)
 
 
 def option_value(command: list[str], option: str) -> str:
@@ -121,3 +129,22 @@ def test_replay_waits_for_healthz(tmp_path):
 )
 def test_redact_url_hides_password(url, expected):
     assert redact_url(url) == expected
+
+
+def test_replay_raises_registration_limit():
+    env = child_environment({}, "redis://127.0.0.1:6379/0", replay=True)
+
+    assert env["REGISTRATION_LIMIT_PER_ADDRESS"] == REPLAY_REGISTRATION_LIMIT
+
+
+def test_registration_limit_from_environment_kept():
+    environ = {"REGISTRATION_LIMIT_PER_ADDRESS": "5 per hour"}
+
+    assert child_environment(environ, "redis://127.0.0.1:6379/0", replay=True)["REGISTRATION_LIMIT_PER_ADDRESS"] == "5 per hour"
+    assert "REGISTRATION_LIMIT_PER_ADDRESS" not in child_environment({}, "redis://127.0.0.1:6379/0")
+
+
+def test_defaults_bind_api_and_flower_to_loopback():
+    config = StackConfig.from_environ({})
+
+    assert (config.api_host, config.flower_host) == ("127.0.0.1", "127.0.0.1")
