@@ -7,10 +7,10 @@ development value (see `production_problems`).
 
 import hashlib
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development defaults. They are public, so production must replace them.
 DEV_JWT_SECRET = "orderflow-development-jwt-secret-do-not-use-in-production"
@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     # keeps them in each process (and is the fallback when REDIS_URL is empty too).
     rate_limit_storage_url: str | None = None
 
+    # Largest request body in bytes; larger requests get 413 before anything parses them.
+    # 128 KiB fits an order of MAX_ITEMS_PER_ORDER lines with the longest SKUs and largest
+    # quantities: about 94 KB as compact JSON, 120 KB indented by two spaces.
+    max_request_body_bytes: int = Field(131_072, ge=1024)
+
+    # Origins allowed to call the API from a browser, comma separated. Empty: no CORS headers.
+    cors_allow_origins: Annotated[list[str], NoDecode] = []
+
     @field_validator("operator_api_key_sha256")
     @classmethod
     def _hex_digest(cls, value: SecretStr) -> SecretStr:
@@ -80,6 +88,13 @@ class Settings(BaseSettings):
         if len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
             raise ValueError("OPERATOR_API_KEY_SHA256 must be 64 hex digits, e.g. the output of `printf %s KEY | sha256sum`")
         return SecretStr(digest)
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     def production_problems(self) -> list[str]:
         """Return what is unsafe about the API secrets in production, one message each."""

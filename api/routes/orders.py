@@ -31,6 +31,7 @@ def submit_order(
     if body.user_id is not None and body.user_id != caller.user_id:
         raise PermissionDenied("user_id", "user_id must be your own user id, or left out")
     order, message_id = container.orders.submit(body, caller.user_id)
+    request.app.state.metrics.orders_accepted.inc()
 
     # Published after the response is sent, in the thread pool; if the broker is down the
     # outbox relay publishes it later, so the client gets its 202 either way.

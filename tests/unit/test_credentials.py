@@ -110,3 +110,7 @@ def test_operator_digest_must_be_hex(digest):
     with pytest.raises(ValueError, match="OPERATOR_API_KEY_SHA256"):
         Settings(operator_api_key_sha256=digest)
 
+
+def test_cors_origins_from_comma_list(monkeypatch):
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://a.example, https://b.example,")
+    assert Settings().cors_allow_origins == ["https://a.example", "https://b.example"]
