@@ -14,10 +14,15 @@ from typing import Any
 import httpx
 import psutil
 
+from ops.ports import free_port
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 15
+BIND_ATTEMPTS = 3
+BIND_FAILED = "address already in use"
 
 
 class BenchProcessError(RuntimeError):
@@ -68,6 +73,38 @@ class ManagedProcess:
             self.popen.kill()
             self.popen.wait()
         log.info("Stopped %s pid=%s", self.name, self.pid)
+
+
+def start_listener(
+    name: str,
+    command_for_port: Callable[[int], list[str]],
+    env: dict[str, str],
+    log_path: Path,
+    wait_ready: Callable[[ManagedProcess, int], None],
+) -> tuple[ManagedProcess, int]:
+    """Start a server on a free loopback port and wait until `wait_ready` returns.
+
+    A port from free_port can be taken before the server binds it, by another server or by
+    any outgoing connection, so a start whose log shows a failed bind is retried on a new
+    port, BIND_ATTEMPTS times in all.
+    """
+    for attempt in range(1, BIND_ATTEMPTS + 1):
+        port = free_port(HOST)
+        process = ManagedProcess(name, command_for_port(port), env, log_path)
+        try:
+            wait_ready(process, port)
+            return process, port
+        except BenchProcessError:
+            process.stop()
+            if attempt == BIND_ATTEMPTS or BIND_FAILED not in log_path.read_text(errors="replace"):
+                raise
+            log.warning("%s could not bind port %s, retrying on another port", name, port)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def wait_for_health(timeout_s: float) -> Callable[[ManagedProcess, int], None]:
+    """Return a `wait_ready` for start_listener that waits for GET /healthz to return 200."""
+    return lambda process, port: wait_for_http(f"http://{HOST}:{port}/healthz", process, timeout_s)
 
 
 def python_command(*args: str) -> list[str]:

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -160,14 +161,19 @@ def _mode_notes(config: BenchConfig, results: dict[str, Any]) -> list[str]:
 
 @contextmanager
 def _workdir(path: Path | None) -> Iterator[Path]:
-    """Yield `path`, created here and kept, or a temporary directory removed at the end."""
+    """Yield `path`, created here and kept, or a temporary directory removed after a successful run."""
     if path is not None:
         path.mkdir(parents=True)
         yield path
         log.info("Databases and logs kept in %s", path)
         return
-    with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as name:
-        yield Path(name)
+    temporary = Path(tempfile.mkdtemp(prefix="orderflow-bench-"))
+    try:
+        yield temporary
+    except BaseException:
+        log.error("The benchmark failed; databases and logs are kept in %s", temporary)
+        raise
+    shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _data_dir_from_env() -> Path | None:

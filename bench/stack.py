@@ -16,18 +16,18 @@ from typing import Self
 
 from bench.config import PoolSettings
 from bench.processes import (
+    HOST,
     ROOT,
     BenchProcessError,
     ManagedProcess,
     python_command,
-    wait_for_http,
+    start_listener,
+    wait_for_health,
     wait_for_port,
 )
-from ops.ports import free_port
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 ORDERFLOW_QUEUES = "users,inventory,payments,notifications,orderflow"
 # Seconds. Longer than any benchmark run, so that no access token expires during one.
 ACCESS_TOKEN_LIFETIME_S = 7200
@@ -65,18 +65,19 @@ class OrderflowStack:
         self.operator_key = secrets.token_urlsafe(24)
         self._jwt_secret = secrets.token_urlsafe(48)
         self.api_url = ""
+        self.smtp_port = 0
         self.api: ManagedProcess | None = None
         self.worker: ManagedProcess | None = None
         self._smtp: ManagedProcess | None = None
 
-    def env(self, smtp_port: int) -> dict[str, str]:
+    def env(self, smtp_port: int | None = None) -> dict[str, str]:
         return os.environ | {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "CELERY_BROKER_URL": self.redis_url,
             "CELERY_RESULT_BACKEND": self.redis_url,
             "SMTP_HOST": HOST,
-            "SMTP_PORT": str(smtp_port),
+            "SMTP_PORT": str(smtp_port or self.smtp_port),
             "GATEWAY_LATENCY_MS": str(self.latency_ms),
             "LOG_LEVEL": "WARNING",
             "OPERATOR_API_KEY_SHA256": hashlib.sha256(self.operator_key.encode()).hexdigest(),
@@ -87,23 +88,22 @@ class OrderflowStack:
 
     def start(self) -> Self:
         self.dir.mkdir(parents=True)
-        smtp_port = free_port(HOST)
-        env = self.env(smtp_port)
-
-        self._smtp = ManagedProcess(
-            f"{self.name}-smtp", python_command("-m", "ops.smtp_sink", "--host", HOST, "--port", str(smtp_port)),
-            env, self.dir / "smtp.log",
+        self._smtp, self.smtp_port = start_listener(
+            f"{self.name}-smtp",
+            lambda port: python_command("-m", "ops.smtp_sink", "--host", HOST, "--port", str(port)),
+            self.env(), self.dir / "smtp.log",
+            lambda process, port: wait_for_port(HOST, port, process, self.startup_s),
         )
-        wait_for_port(HOST, smtp_port, self._smtp, self.startup_s)
+        env = self.env()
         self._migrate(env)
 
-        api_port = free_port(HOST)
-        self.api_url = f"http://{HOST}:{api_port}"
-        self.api = ManagedProcess(f"{self.name}-api", api_command("api.main:app", api_port), env, self.dir / "api.log")
         self.worker = ManagedProcess(
             f"{self.name}-worker", worker_command("workers.app", ORDERFLOW_QUEUES, self.pool), env, self.dir / "worker.log"
         )
-        wait_for_http(f"{self.api_url}/healthz", self.api, self.startup_s)
+        self.api, api_port = start_listener(
+            f"{self.name}-api", lambda port: api_command("api.main:app", port), env, self.dir / "api.log", wait_for_health(self.startup_s)
+        )
+        self.api_url = f"http://{HOST}:{api_port}"
         log.info("Stack %s is up: api=%s database=%s latency_ms=%s", self.name, self.api_url, self.database_url, self.latency_ms)
         return self
 

@@ -7,10 +7,9 @@ from typing import Any
 
 from bench import load
 from bench.config import BenchConfig
-from bench.processes import ManagedProcess, wait_for_http
+from bench.processes import HOST, start_listener, wait_for_health
 from bench.seed import BenchUser, order_requests
-from bench.stack import HOST, api_command
-from ops.ports import free_port
+from bench.stack import api_command
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +17,12 @@ CLIENTS = 64
 
 
 def measure_http_ceiling(config: BenchConfig, workdir: Path) -> dict[str, Any]:
-    port = free_port(HOST)
+    server, port = start_listener(
+        "ceiling-http", lambda port: api_command("bench.ceiling_app:app", port), dict(os.environ),
+        workdir / "ceiling-http.log", wait_for_health(config.durations.startup_s),
+    )
     url = f"http://{HOST}:{port}"
-    server = ManagedProcess("ceiling-http", api_command("bench.ceiling_app:app", port), dict(os.environ), workdir / "ceiling-http.log")
     try:
-        wait_for_http(f"{url}/healthz", server, config.durations.startup_s)
         # Requests of the same size as the orders, token included, so both servers read as much.
         requests = order_requests([BenchUser(id="0" * 32, access_token="0" * 160)], ["BENCH-0", "BENCH-1"])
         result = load.closed_loop(

@@ -7,25 +7,24 @@ from typing import Any
 
 from bench import load
 from bench.config import BenchConfig
-from bench.processes import ManagedProcess, wait_for_http
+from bench.processes import HOST, start_listener, wait_for_health
 from bench.seed import Seed
-from bench.stack import HOST, api_command
-from ops.ports import free_port
+from bench.stack import api_command
 
 log = logging.getLogger(__name__)
 
 
 def measure_sync_peer(config: BenchConfig, workdir: Path, users_api_url: str, users_api_key: str, seed: Seed) -> dict[str, Any]:
-    port = free_port(HOST)
-    url = f"http://{HOST}:{port}"
     env = os.environ | {
         "BENCH_USERS_API_URL": users_api_url,
         "BENCH_USERS_API_KEY": users_api_key,
         "BENCH_PEER_LATENCY_MS": str(config.latency_ms),
     }
-    server = ManagedProcess("sync-peer", api_command("bench.sync_peer:app", port), env, workdir / "sync-peer.log")
+    server, port = start_listener(
+        "sync-peer", lambda port: api_command("bench.sync_peer:app", port), env, workdir / "sync-peer.log", wait_for_health(config.durations.startup_s)
+    )
+    url = f"http://{HOST}:{port}"
     try:
-        wait_for_http(f"{url}/healthz", server, config.durations.startup_s)
         result = load.closed_loop(
             f"{url}/orders", config.peer_clients, config.counts.peer_requests, config.durations.load_s,
             requests=seed.order_requests, generator=config.load_generator,

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench import load
-from bench.processes import ManagedProcess, wait_for_http
-from bench.stack import HOST, api_command
-from ops.ports import free_port
+from bench.processes import HOST, start_listener, wait_for_health
+from bench.stack import api_command
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY_DATA = ROOT / "tests" / "data"
@@ -113,11 +112,15 @@ def test_report_records_environment(report):
 
 
 def test_httpx_load_generator_counts_responses(tmp_path):
-    port = free_port(HOST)
-    server = ManagedProcess("ceiling-http", api_command("bench.ceiling_app:app", port), dict(os.environ), tmp_path / "server.log")
+    server, port = start_listener(
+        "ceiling-http", lambda port: api_command("bench.ceiling_app:app", port), dict(os.environ),
+        tmp_path / "server.log", wait_for_health(timeout_s=30),
+    )
     try:
-        wait_for_http(f"http://{HOST}:{port}/healthz", server, timeout_s=30)
-        result = load.closed_loop(f"http://{HOST}:{port}/orders", concurrency=4, max_requests=40, max_duration_s=30, requests=[{"headers": {}, "body": {"n": 1}}], generator="httpx")
+        result = load.closed_loop(
+            f"http://{HOST}:{port}/orders", concurrency=4, max_requests=40, max_duration_s=30,
+            requests=[{"headers": {}, "body": {"n": 1}}], generator="httpx",
+        )
     finally:
         server.stop()
 
