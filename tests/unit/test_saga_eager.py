@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from domain.bootstrap import Container, bootstrap
@@ -161,6 +162,38 @@ def test_unreachable_smtp_keeps_paid_order(settings):
     assert order.payment.status == "captured"
     assert order.notification.status == "failed"
     assert "SMTP server" in order.notification.error
+
+
+class RefusingSmtpHandler:
+    """Refuses every recipient with 550 (mailbox unavailable), as for an address that does not exist."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.attempts += 1
+        return "550 mailbox unavailable"
+
+
+def test_refused_address_completes_without_retry(settings):
+    handler = RefusingSmtpHandler()
+    port = free_port("127.0.0.1")
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with eager_worker(settings.model_copy(update={"smtp_port": port})) as eager:
+            user = add_user(eager)
+            product = add_product(eager, stock=4)
+
+            order = run_order(eager, order_request(user, product))
+    finally:
+        controller.stop()
+
+    assert order.status == OrderStatus.COMPLETED
+    assert order.payment.status == "captured"
+    assert order.notification.status == "failed"
+    assert "rejected the message (550)" in order.notification.error
+    assert handler.attempts == 1
 
 
 def test_sms_user_gets_sms(eager):
