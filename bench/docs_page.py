@@ -17,11 +17,11 @@ costs far more CPU per request and so caps the bare ceiling lower. The light-loa
 use httpx. Every load stops at a request count or a duration, whichever comes first, and wrk
 may send up to one request per connection past the count.
 
-- **Ceilings.** A bare ASGI app under the same uvicorn options (`bench/ceiling_app.py`), and a
-  bare Celery chain of four no-op tasks with Celery's Redis result backend
-  (`bench/ceiling_chain.py`), run on the same Redis and with the same worker pool options as
-  orderflow. The chain copies orderflow's delivery and event settings from `celeryconfig.py`
-  (late acknowledgement, prefetch of one, task events).
+- **Ceilings.** A bare ASGI app runs under the same uvicorn options (`bench/ceiling_app.py`).
+  A bare Celery chain of four no-op tasks stores its results in Celery's Redis result
+  backend (`bench/ceiling_chain.py`) and runs on the same Redis with the same worker pool
+  options as orderflow. The chain copies orderflow's delivery and event settings from
+  `celeryconfig.py` (late acknowledgement, prefetch of one, task events).
 - **Intake.** POST /orders accepted/s and latency at 1, 16 and 64 clients while the worker
   processes the accepted orders. Each level ends with a drain: the next level starts when
   every order is final.
@@ -35,7 +35,7 @@ may send up to one request per connection past the count.
   an order waits on two remote calls, as in the synchronous peer.
 - **Synchronous peer** (`bench/sync_peer.py`). A FastAPI app with `def` endpoints that checks
   the user with GET /users/{id} on the orderflow API, sleeps once for the charge and once
-  for the notification, and then answers.
+  for the notification, and then responds.
 - **Memory.** Resident set size of the API process and of the worker process with its
   children (psutil), on an idle stack after the first and the second order count.
 - **Replay.** With `--data DIR` or ORDERFLOW_DATA_DIR, `python -m ops.replay DIR` runs against
@@ -57,7 +57,7 @@ def render_page(report: dict[str, Any], figures: list[tuple[str, ...]], targets:
         f"Mode: {report['mode']}. Wall time of the run: {report['wall_time_s']:.0f} s. Commit: {environment['git_commit']}.",
         "## Targets",
         markdown_table(TARGET_HEADER, targets),
-        "Ratio is figure ÷ ceiling or reference; the RSS rows divide the second snapshot by the first.",
+        "Ratio is the figure divided by its ceiling or reference. The RSS rows divide the second snapshot by the first.",
         "## Figures",
         markdown_table(FIGURE_HEADER, figures),
         "## Settings",
@@ -99,4 +99,6 @@ def _value(value: Any) -> str:
         return " and ".join(_value(item) for item in value)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if value is None:
+        return "none"
     return str(value)
