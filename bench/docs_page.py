@@ -43,6 +43,10 @@ may send up to one request per connection past the count.
 
 All processes share the machine's cores with the load generator, so the figures are
 relative to this machine. Compare ratios between runs, not absolute figures.
+
+`python -m bench.profile --out DIR` starts the same zero-latency stack and records the API
+under the 64-client intake load and the worker at saturation with py-spy. It needs
+`pip install py-spy` and prints the samples by component and by frame.
 """
 
 
