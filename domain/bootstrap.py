@@ -18,7 +18,7 @@ from domain.orders import OrderService
 from domain.outbox import OutboxRelay, TaskPublisher
 from domain.passwords import PasswordHasher
 from domain.payments import CreditCardProcessor, PaymentProcessor, PayPalProcessor
-from domain.payments.card import SqlCardVault
+from domain.payments.card import TokenVault
 from domain.payments.sandbox_gateway import SandboxGateway, SqlSandboxLedger
 from domain.saga import OrderSaga
 from domain.sandbox import LatencyProfile, SandboxBehaviour
@@ -50,9 +50,10 @@ class Container:
 def bootstrap(settings: Settings, publisher: TaskPublisher, engine: Engine | None = None) -> Container:
     engine = engine or create_db_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    uow_factory = partial(UnitOfWork, session_factory)
+    read_session_factory = create_session_factory(engine, read_only=True)
+    uow_factory = partial(UnitOfWork, session_factory, read_session_factory)
 
-    processors = _payment_processors(settings, session_factory)
+    processors = _payment_processors(settings, session_factory, read_session_factory)
     saga = OrderSaga(
         uow_factory,
         directory=_user_directory(settings, uow_factory),
@@ -92,9 +93,9 @@ def _sweep_policy(settings: Settings) -> SweepPolicy:
     )
 
 
-def _payment_processors(settings: Settings, session_factory) -> dict[str, PaymentProcessor]:
-    ledger = SqlSandboxLedger(session_factory)
-    card = CreditCardProcessor(SandboxGateway("card", ledger, _behaviour(settings)), SqlCardVault(session_factory))
+def _payment_processors(settings: Settings, session_factory, read_session_factory) -> dict[str, PaymentProcessor]:
+    ledger = SqlSandboxLedger(session_factory, read_session_factory)
+    card = CreditCardProcessor(SandboxGateway("card", ledger, _behaviour(settings)), TokenVault())
     paypal = PayPalProcessor(SandboxGateway("paypal", ledger, _behaviour(settings)))
     return {card.method: card, paypal.method: paypal}
 

@@ -39,12 +39,12 @@ class CatalogService(Service):
         return product
 
     def get(self, product_id: str) -> Product:
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             product = uow.products.get(product_id)
             if product is None:
                 raise NotFound("product", product_id)
             return product
 
     def list(self, offset: int, limit: int, sku: str | None = None) -> Sequence[Product]:
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             return uow.products.list(offset, limit, sku)

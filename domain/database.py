@@ -4,6 +4,7 @@ SQLite needs three things to behave under concurrent writers: WAL so readers do 
 the writer, a busy timeout so a second writer waits instead of failing, and write
 transactions that take the write lock at BEGIN (`BEGIN IMMEDIATE`). Without the last, two
 transactions that both read and then write deadlock and one fails with "database is locked".
+Read-only transactions begin deferred instead, so that they never wait for a writer.
 """
 
 from pathlib import Path
@@ -12,9 +13,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that marks an engine's transactions as read-only (see read_only_engine).
+READ_ONLY = "orderflow_read_only"
 
 
-def create_db_engine(url: str, **kwargs) -> Engine:
+def create_db_engine(url: str, pool_size: int = 20, max_overflow: int = 20, **kwargs) -> Engine:
+    # The pool is sized for the API's thread pool (40 threads by default in AnyIO) and a
+    # worker's threads, so that threads wait for the database, not for a pooled connection.
+    kwargs = {"pool_size": pool_size, "max_overflow": max_overflow} | kwargs
     if url.startswith("sqlite"):
         return _create_sqlite_engine(url, **kwargs)
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -38,8 +44,9 @@ def _create_sqlite_engine(url: str, **kwargs) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def begin_immediately(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def begin(connection):
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -50,5 +57,7 @@ def _ensure_parent_directory(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def create_session_factory(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
+    """Make sessions on `engine`; read-only ones must not write (SQLite begins them deferred)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)

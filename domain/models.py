@@ -186,13 +186,15 @@ class OutboxMessage(Base):
 
 
 class SentNotification(Base):
-    """A notification the provider accepted, so that a re-run of the step does not send it again."""
+    """A notification claimed for sending, then marked sent, so that only one run sends it."""
 
     __tablename__ = "sent_notifications"
 
     idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))
-    sent_at: Mapped[datetime]
+    # When the current sender claimed it; a claim left by a dead sender is taken over.
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class IdempotencyRecord(Base):
@@ -226,18 +228,6 @@ class SandboxLedgerEntry(Base):
     approved: Mapped[bool] = mapped_column(Boolean)
     decline_code: Mapped[str | None] = mapped_column(String(32))
     reference: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime]
-
-
-class SandboxCard(Base):
-    """A tokenised card in the card sandbox's vault: the outcome its test number stands for."""
-
-    __tablename__ = "sandbox_cards"
-
-    token: Mapped[str] = mapped_column(String(64), primary_key=True)
-    brand: Mapped[str] = mapped_column(String(32))
-    last4: Mapped[str] = mapped_column(String(4))
-    behaviour: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
 

@@ -58,7 +58,7 @@ class OrderService(Service):
         return order, message.id
 
     def view(self, order_id: str) -> OrderView:
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             order = uow.orders.get(order_id)
             if order is None:
                 raise NotFound("order", order_id)
@@ -69,14 +69,14 @@ class OrderService(Service):
 
     def job_with_owner(self, job_id: str) -> tuple[JobView, str]:
         """Return a job and the id of the user whose order it processes."""
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             order = uow.orders.get_by_job(job_id)
             if order is None:
                 raise NotFound("job", job_id)
             return _job_view(order), order.user_id
 
     def counts_by_status(self) -> dict[str, int]:
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             return uow.orders.count_by_status()
 
     def _payment_for(self, request: OrderCreate) -> Payment:

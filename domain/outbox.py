@@ -7,6 +7,7 @@ or never ran (process killed). A message may therefore be published twice; every
 is idempotent, so a duplicate does no harm.
 """
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -29,6 +30,9 @@ class OutboxRelay(Service):
         self.uow_factory = uow_factory
         self.publisher = publisher
         self._paused_until = 0.0
+        self._unmarked: list[int] = []
+        self._marking = False
+        self._lock = threading.Lock()
 
     def publish(self, message_id: int, step: str, order_id: str) -> bool:
         """Publish one message now and mark it sent; return False if it was left for the relay.
@@ -47,12 +51,12 @@ class OutboxRelay(Service):
             self.log.warning("Publish failed, left for the relay", exc_info=True, extra={"order_id": order_id})
             return False
 
-        self._mark_sent([message_id])
+        self._note_sent(message_id)
         return True
 
     def relay_pending(self, min_age: timedelta = timedelta(seconds=5), limit: int = 500) -> int:
         """Publish messages older than `min_age` that are still unsent; return how many."""
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             pending = [(m.id, m.task, m.order_id) for m in uow.outbox.pending(self.clock() - min_age, limit)]
 
         sent = []
@@ -68,6 +72,35 @@ class OutboxRelay(Service):
         if sent:
             self.log.info("Relayed outbox messages", extra={"count": len(sent)})
         return len(sent)
+
+    def _note_sent(self, message_id: int) -> None:
+        """Mark a published message sent, batching the writes of concurrent publishers.
+
+        While one thread writes a batch, others only append their ids; the writing thread
+        then takes the next batch, so under load one transaction marks many messages.
+        """
+        with self._lock:
+            self._unmarked.append(message_id)
+            if self._marking:
+                return
+            self._marking = True
+
+        try:
+            while batch := self._take_unmarked():
+                self._mark_sent(batch)
+        except Exception:
+            with self._lock:
+                self._marking = False
+            raise
+
+    def _take_unmarked(self) -> list[int]:
+        # Clearing the flag under the same lock as the empty check means no id appended
+        # after the last batch can be left behind.
+        with self._lock:
+            batch, self._unmarked = self._unmarked, []
+            if not batch:
+                self._marking = False
+        return batch
 
     def _mark_sent(self, message_ids: Sequence[int]) -> None:
         if not message_ids:

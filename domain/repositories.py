@@ -9,7 +9,7 @@ transaction commits) and on SQLite (a write transaction holds the database write
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.models import Order, OrderStep, OutboxMessage, Product, SentNotification, User
@@ -150,8 +150,27 @@ class NotificationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def was_sent(self, idempotency_key: str) -> bool:
-        return self.session.get(SentNotification, idempotency_key) is not None
+    def get(self, idempotency_key: str) -> SentNotification | None:
+        return self.session.get(SentNotification, idempotency_key, populate_existing=True)
 
-    def record_sent(self, idempotency_key: str, channel: str, now: datetime) -> None:
-        self.session.merge(SentNotification(idempotency_key=idempotency_key, channel=channel, sent_at=now))
+    def add_claim(self, idempotency_key: str, channel: str, now: datetime) -> None:
+        self.session.add(SentNotification(idempotency_key=idempotency_key, channel=channel, claimed_at=now))
+
+    def take_over(self, idempotency_key: str, claimed_at: datetime, now: datetime) -> bool:
+        """Move a stale claim to `now`; compare-and-set so that one run wins."""
+        result = self.session.execute(
+            update(SentNotification)
+            .where(SentNotification.idempotency_key == idempotency_key, SentNotification.claimed_at == claimed_at)
+            .values(claimed_at=now)
+        )
+        return result.rowcount == 1
+
+    def mark_sent(self, idempotency_key: str, now: datetime) -> None:
+        self.session.execute(
+            update(SentNotification).where(SentNotification.idempotency_key == idempotency_key).values(sent_at=now)
+        )
+
+    def release(self, idempotency_key: str) -> None:
+        self.session.execute(
+            delete(SentNotification).where(SentNotification.idempotency_key == idempotency_key, SentNotification.sent_at.is_(None))
+        )

@@ -12,6 +12,9 @@ the order and return its compensations.
 """
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from domain.errors import NotFound, NotificationRejected, OrderRejected, OutOfStock
 from domain.models import Order, OrderStatus, PaymentStatus
@@ -30,6 +33,11 @@ EXPECTED_STATUS = {step: status for status, (step, _next) in FORWARD.items()} | 
 }
 
 COMPENSATIONS = (Step.RELEASE_STOCK, Step.REFUND_PAYMENT)
+
+# Outcomes of claiming a notification for sending.
+CLAIMED, ALREADY_SENT, BUSY = "claimed", "already_sent", "busy"
+# Longer than the SMTP timeout, so that a live sender's claim is never taken over.
+NOTIFICATION_CLAIM_TIMEOUT = timedelta(seconds=60)
 REFUNDABLE = (PaymentStatus.CAPTURED, PaymentStatus.UNCERTAIN)
 
 
@@ -52,8 +60,8 @@ class OrderSaga(Service):
 
     # Forward steps
 
-    def validate_user(self, order_id: str) -> list[Step]:
-        order = self._begin(order_id, Step.VALIDATE_USER)
+    def validate_user(self, order_id: str, redelivered: bool = False) -> list[Step]:
+        order = self._begin(order_id, Step.VALIDATE_USER, redelivered)
         if order is None:
             return self.due(order_id)
 
@@ -66,8 +74,8 @@ class OrderSaga(Service):
 
         return self._advance(order_id, Step.VALIDATE_USER)
 
-    def reserve_stock(self, order_id: str) -> list[Step]:
-        if self._begin(order_id, Step.RESERVE_STOCK) is None:
+    def reserve_stock(self, order_id: str, redelivered: bool = False) -> list[Step]:
+        if self._begin(order_id, Step.RESERVE_STOCK, redelivered) is None:
             return self.due(order_id)
 
         try:
@@ -82,8 +90,8 @@ class OrderSaga(Service):
 
         return self._next_after(Step.RESERVE_STOCK)
 
-    def charge_payment(self, order_id: str) -> list[Step]:
-        order = self._begin(order_id, Step.CHARGE_PAYMENT)
+    def charge_payment(self, order_id: str, redelivered: bool = False) -> list[Step]:
+        order = self._begin(order_id, Step.CHARGE_PAYMENT, redelivered)
         if order is None:
             return self.due(order_id)
 
@@ -105,14 +113,16 @@ class OrderSaga(Service):
 
         return self._next_after(Step.CHARGE_PAYMENT)
 
-    def send_confirmation(self, order_id: str) -> list[Step]:
-        order = self._begin(order_id, Step.SEND_CONFIRMATION)
+    def send_confirmation(self, order_id: str, redelivered: bool = False) -> list[Step]:
+        order = self._begin(order_id, Step.SEND_CONFIRMATION, redelivered)
         if order is None:
             return self.due(order_id)
 
         customer = self.directory.lookup(order.user_id)
         try:
-            self._notify_once(_confirmation(order, customer), customer.notify_via)
+            if not self._notify_once(_confirmation(order, customer), customer.notify_via):
+                # Another run holds the claim and moves the order on when it has sent.
+                return []
         except NotificationRejected as rejection:
             return self.complete_without_notification(order_id, str(rejection))
 
@@ -148,7 +158,7 @@ class OrderSaga(Service):
         self.log.info("Order failed", extra={"order_id": order_id, "step": step, "reason": reason})
         return pending[:1]
 
-    def release_stock(self, order_id: str) -> list[Step]:
+    def release_stock(self, order_id: str, redelivered: bool = False) -> list[Step]:
         with self.uow_factory() as uow:
             order = uow.orders.get(order_id)
             if order.status != OrderStatus.COMPENSATING or not order.stock_reserved:
@@ -160,8 +170,8 @@ class OrderSaga(Service):
             uow.orders.record_step(order_id, Step.RELEASE_STOCK, "compensated", self.clock())
             return self._finish_compensation(uow, order)
 
-    def refund_payment(self, order_id: str) -> list[Step]:
-        order = self._begin(order_id, Step.REFUND_PAYMENT)
+    def refund_payment(self, order_id: str, redelivered: bool = False) -> list[Step]:
+        order = self._begin(order_id, Step.REFUND_PAYMENT, redelivered)
         if order is None or order.payment.status not in REFUNDABLE:
             return self.due(order_id)
 
@@ -197,29 +207,46 @@ class OrderSaga(Service):
 
     def due(self, order_id: str) -> list[Step]:
         """Return the step an order waits for now (for re-dispatch), or nothing if it is final."""
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             return _due_in(uow, order_id)
 
     # Helpers
 
-    def _begin(self, order_id: str, step: Step) -> Order | None:
-        """Count this delivery of `step`, and return the order if the step is due (else None).
+    def _begin(self, order_id: str, step: Step, redelivered: bool = False) -> Order | None:
+        """Return the order if `step` is due for it, else None; count a redelivery first.
 
-        Past `max_step_attempts` deliveries a forward step fails the order, so a task that
-        crashes its worker every time cannot loop for ever.
+        A redelivered message means a worker died while running it, so its delivery is
+        counted in the database. Past `max_step_attempts` a forward step fails the order,
+        so a task that crashes its worker every time cannot loop for ever. A first delivery
+        only reads, which keeps the write lock free for the steps' own transactions.
         """
-        with self.uow_factory() as uow:
-            attempts = uow.orders.count_attempt(order_id, EXPECTED_STATUS[step], self.clock())
-            if attempts is None:
-                return None
-            order = uow.orders.get(order_id)
-            uow.commit()
+        if redelivered:
+            order, attempts = self._count_redelivery(order_id, step)
+        else:
+            order, attempts = self._read_if_due(order_id, step), 1
+        if order is None:
+            return None
 
         self.log.info("Step started", extra={"order_id": order_id, "step": step, "attempt": attempts})
         if attempts > self.max_step_attempts and step not in COMPENSATIONS:
             self.gave_up(order_id, step, f"delivered {attempts} times without finishing")
             return None
         return order
+
+    def _read_if_due(self, order_id: str, step: Step) -> Order | None:
+        with self.uow_factory(read_only=True) as uow:
+            order = uow.orders.get(order_id)
+            return order if order is not None and order.status == EXPECTED_STATUS[step] else None
+
+    def _count_redelivery(self, order_id: str, step: Step) -> tuple[Order | None, int]:
+        with self.uow_factory() as uow:
+            attempts = uow.orders.count_attempt(order_id, EXPECTED_STATUS[step], self.clock())
+            if attempts is None:
+                return None, 0
+            order = uow.orders.get(order_id)
+            uow.commit()
+        self.log.warning("Step redelivered", extra={"order_id": order_id, "step": step, "attempt": attempts})
+        return order, attempts
 
     def _move(self, uow: UnitOfWork, order_id: str, step: Step, **values) -> bool:
         expected = EXPECTED_STATUS[step]
@@ -283,20 +310,52 @@ class OrderSaga(Service):
         uow.commit()
         return pending[:1]
 
-    def _notify_once(self, notification: Notification, channel: str) -> None:
-        """Send unless an earlier run already did. The record is committed right after sending.
+    def _notify_once(self, notification: Notification, channel: str) -> bool:
+        """Send a notification once; return False if another run is sending it right now.
 
-        NOTE: a crash between the provider accepting the message and that commit sends it
-        twice. The email's stable Message-ID lets the receiving side drop the copy.
+        A run first claims the notification in the database, sends, then marks it sent. A
+        claim older than NOTIFICATION_CLAIM_TIMEOUT belongs to a run that died, and is taken
+        over. NOTE: a crash between the provider accepting the message and the commit that
+        marks it sent sends it twice; the email's stable Message-ID lets the receiver drop it.
         """
-        with self.uow_factory() as uow:
-            if uow.notifications.was_sent(notification.idempotency_key):
-                return
+        claim = self._claim_notification(notification.idempotency_key, channel)
+        if claim != CLAIMED:
+            return claim == ALREADY_SENT
 
-        self.notifiers[channel].send(notification)
+        try:
+            self.notifiers[channel].send(notification)
+        except Exception:
+            self._release_notification(notification.idempotency_key)
+            raise
 
         with self.uow_factory() as uow:
-            uow.notifications.record_sent(notification.idempotency_key, channel, self.clock())
+            uow.notifications.mark_sent(notification.idempotency_key, self.clock())
+            uow.commit()
+        return True
+
+    def _claim_notification(self, key: str, channel: str) -> str:
+        with self.uow_factory() as uow:
+            uow.notifications.add_claim(key, channel, self.clock())
+            try:
+                uow.commit()
+                return CLAIMED
+            except IntegrityError:
+                uow.rollback()
+
+            existing = uow.notifications.get(key)
+            if existing is None:
+                return BUSY
+            if existing.sent_at is not None:
+                return ALREADY_SENT
+            stale = existing.claimed_at < self.clock() - NOTIFICATION_CLAIM_TIMEOUT
+            if stale and uow.notifications.take_over(key, existing.claimed_at, self.clock()):
+                uow.commit()
+                return CLAIMED
+            return BUSY
+
+    def _release_notification(self, key: str) -> None:
+        with self.uow_factory() as uow:
+            uow.notifications.release(key)
             uow.commit()
 
     def _processor_for(self, order: Order) -> PaymentProcessor:

@@ -40,7 +40,7 @@ class Sweeper(Service):
     def sweep(self) -> list[tuple[str, Step]]:
         """Return (order id, step) pairs to dispatch again, after failing orders past max age."""
         now = self.clock()
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             stalled = [
                 (order.id, order.status, order.created_at)
                 for order in uow.orders.stalled(IN_FLIGHT, now - self.policy.step_deadline, self.policy.batch)

@@ -20,8 +20,16 @@ class UnitOfWork:
     leaves nothing half-written.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._session_factory = session_factory
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        read_session_factory: sessionmaker[Session] | None = None,
+        read_only: bool = False,
+    ) -> None:
+        # A read-only unit of work must not commit writes: on SQLite its transaction does
+        # not hold the write lock, so a write in it can fail with "database is locked".
+        use_reader = read_only and read_session_factory is not None
+        self._session_factory = read_session_factory if use_reader else session_factory
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()

@@ -63,7 +63,7 @@ class UserService(Service):
         Every failure costs one Argon2 verification (against a dummy hash for an unknown
         email), so neither the response nor its timing reveals whether an email is registered.
         """
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             user = uow.users.get_by_email(email.strip().lower())
 
         password_ok = self.hasher.verify(user.password_hash if user else None, password)
@@ -73,7 +73,7 @@ class UserService(Service):
         return user
 
     def get(self, user_id: str) -> User:
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             user = uow.users.get(user_id)
             if user is None:
                 raise NotFound("user", user_id)
@@ -105,7 +105,7 @@ class LocalUserDirectory(UserDirectory):
         self.uow_factory = uow_factory
 
     def lookup(self, user_id: str) -> Customer:
-        with self.uow_factory() as uow:
+        with self.uow_factory(read_only=True) as uow:
             user = uow.users.get(user_id)
             if user is None:
                 raise NotFound("user", user_id)

@@ -26,8 +26,10 @@ def run_step(task: Task, step: Step, order_id: str) -> None:
     log.info("Step task received", extra=ids)
     saga = container().saga
 
+    # Kombu marks a message redelivered when it comes back unacknowledged (its worker died).
+    redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
     try:
-        next_steps = getattr(saga, step)(order_id)
+        next_steps = getattr(saga, step)(order_id, redelivered=redelivered)
     except TransientError as error:
         next_steps = _retry_or_give_up(task, step, order_id, error, ids)
 

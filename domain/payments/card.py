@@ -15,15 +15,11 @@ Stripe's test mode declines real cards. The API rejects numbers failing the Luhn
 Source: https://docs.stripe.com/testing (test card numbers and declines).
 """
 
-import uuid
+import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from domain.clock import Clock, utc_now
 from domain.errors import GatewayUnavailable, PaymentDeclined
-from domain.models import SandboxCard
 from domain.money import Money
 from domain.payments.base import ChargeResult, PaymentProcessor, PaymentSource
 from domain.payments.sandbox_gateway import SandboxGateway
@@ -60,22 +56,24 @@ class CardVault(ABC):
     def behaviour(self, token: str) -> str | None: ...
 
 
-class SqlCardVault(CardVault):
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock = utc_now) -> None:
-        self._session_factory = session_factory
-        self._clock = clock
+class TokenVault(CardVault):
+    """A vault that keeps nothing: the token carries the test card's outcome and a random part.
+
+    A real gateway stores the card behind its token; the sandbox only needs the outcome, so
+    tokenising costs no database write.
+    """
+
+    PREFIX = "tok_"
 
     def store(self, brand: str, last4: str, behaviour: str) -> str:
-        token = f"tok_{uuid.uuid4().hex}"
-        with self._session_factory() as session:
-            session.add(SandboxCard(token=token, brand=brand, last4=last4, behaviour=behaviour, created_at=self._clock()))
-            session.commit()
-        return token
+        return f"{self.PREFIX}{behaviour}.{secrets.token_hex(8)}"
 
     def behaviour(self, token: str) -> str | None:
-        with self._session_factory() as session:
-            card = session.get(SandboxCard, token)
-            return card.behaviour if card else None
+        if not token.startswith(self.PREFIX) or "." not in token:
+            return None
+        behaviour = token.removeprefix(self.PREFIX).rpartition(".")[0]
+        known = set(TEST_CARD_BEHAVIOUR.values()) | {UNKNOWN_CARD}
+        return behaviour if behaviour in known else None
 
 
 class CreditCardProcessor(PaymentProcessor):

@@ -50,12 +50,18 @@ class SandboxLedger(ABC):
 class SqlSandboxLedger(SandboxLedger):
     """A ledger in its own transactions, apart from any order transaction, like a remote gateway."""
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        read_session_factory: sessionmaker[Session] | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self._session_factory = session_factory
+        self._read_session_factory = read_session_factory or session_factory
         self._clock = clock
 
     def get(self, idempotency_key: str) -> LedgerEntry | None:
-        with self._session_factory() as session:
+        with self._read_session_factory() as session:
             row = session.get(SandboxLedgerEntry, idempotency_key)
             return _entry_from_row(row) if row else None
 

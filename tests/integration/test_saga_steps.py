@@ -102,8 +102,8 @@ def test_attempt_limit_fails_order(container):
 
     # Deliveries that died before finishing: each counts an attempt and does nothing else.
     for _delivery in range(container.saga.max_step_attempts):
-        assert container.saga._begin(order_id, Step.RESERVE_STOCK) is not None
-    assert container.saga.reserve_stock(order_id) == []
+        assert container.saga._begin(order_id, Step.RESERVE_STOCK, redelivered=True) is not None
+    assert container.saga.reserve_stock(order_id, redelivered=True) == []
 
     order = container.orders.view(order_id)
     assert order.status == OrderStatus.FAILED

@@ -47,7 +47,7 @@ class FakeUnitOfWork:
         self.products = FakeProductRepository()
         self.commits = 0
 
-    def __call__(self):
+    def __call__(self, read_only: bool = False):
         return self
 
     def __enter__(self):
