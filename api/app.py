@@ -4,8 +4,9 @@ import base64
 import hashlib
 import re
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -86,7 +87,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 def _serve_docs_offline(app: FastAPI) -> None:
     # FastAPI's default /docs loads Swagger UI from a CDN; these assets ship in a wheel.
-    app.mount(SWAGGER_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    # Swagger UI 5 from the fastapi-offline wheel: version 4 cannot render OpenAPI 3.1.
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=assets), name="docs-assets")
 
     def page():
         return get_swagger_ui_html(
@@ -94,7 +97,7 @@ def _serve_docs_offline(app: FastAPI) -> None:
             title="orderflow API",
             swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon.png",
         )
 
     csp = docs_content_security_policy(page().body.decode())
