@@ -10,6 +10,7 @@ with SIGTERM. Then it checks the books: the database, the gateway ledger and the
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -85,12 +86,19 @@ def wait_for_crash_file(path: Path, deadline_s: float = 60) -> None:
     assert not path.exists(), "no gateway call consumed the crash file"
 
 
-def kill_one_child(worker: psutil.Popen) -> int:
-    children = psutil.Process(worker.pid).children(recursive=True)
-    pool_children = [child for child in children if "celery" in " ".join(child.cmdline())]
-    victim = pool_children[0]
-    victim.send_signal(signal.SIGKILL)
-    return victim.pid
+def kill_one_child(worker: subprocess.Popen) -> int:
+    # A child killed earlier may linger as a zombie until the pool reaps it; skip those.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for child in psutil.Process(worker.pid).children(recursive=True):
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    child.send_signal(signal.SIGKILL)
+                    return child.pid
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.2)
+    raise AssertionError(f"worker {worker.pid} has no live pool child to kill")
 
 
 def wait_until_final(engine, order_ids: list[str]) -> dict[str, int]:
@@ -128,11 +136,10 @@ def test_faults_lose_nothing_and_charge_once(tmp_path):
             "LOG_LEVEL": "INFO",
             "REGISTRATION_LIMIT_PER_ADDRESS": "1000 per minute",
         }
-        import subprocess
 
         subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True)
         api = start([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(api_port)], env, tmp_path / "api.log")
-        first_worker = psutil.Popen(worker_command("first"), cwd=ROOT, env=env, stdout=(tmp_path / "worker-1.log").open("wb"), stderr=subprocess.STDOUT)
+        first_worker = start(worker_command("first"), env, tmp_path / "worker-1.log")
         second_worker = start(worker_command("second"), env, tmp_path / "worker-2.log")
         beat = start([sys.executable, "-m", "celery", "-A", "workers.app", "beat", "--schedule", str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log")
         processes = [api, first_worker, second_worker, beat]
