@@ -1,15 +1,8 @@
 """Summary statistics shared by the load generators and the report."""
 
-import math
+from ops.replay_report import percentile
 
-
-def percentile(values: list[float], percent: float) -> float | None:
-    """Return the nearest-rank percentile of `values`, or None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(math.ceil(percent / 100 * len(ordered)), 1)
-    return ordered[rank - 1]
+__all__ = ["latency_summary_ms", "percentile", "rate"]
 
 
 def latency_summary_ms(seconds: list[float]) -> dict[str, float | None]:
