@@ -84,6 +84,8 @@ class OrderflowStack:
             "USERS_API_KEY": self.operator_key,
             "JWT_SECRET": self._jwt_secret,
             "ACCESS_TOKEN_LIFETIME_S": str(ACCESS_TOKEN_LIFETIME_S),
+            # The replay registers hundreds of customers from one address.
+            "REGISTRATION_LIMIT_PER_ADDRESS": "100000 per hour",
         }
 
     def start(self) -> Self:
