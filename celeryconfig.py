@@ -38,7 +38,9 @@ broker_transport_options = {
 broker_connection_retry_on_startup = True
 # How long publishing waits for the broker before the caller gives up (the outbox retries).
 broker_connection_timeout = 5
-broker_connection_max_retries = 2
+# None: a worker reconnects to the broker for as long as it is down. Publishing is bounded
+# separately by the retry policy in workers/publisher.py.
+broker_connection_max_retries = None
 redis_socket_timeout = 5
 redis_socket_connect_timeout = 5
 

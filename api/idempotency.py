@@ -17,12 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from domain.errors import IdempotencyKeyReused, NotAuthenticated, RequestInProgress
-from domain.idempotency import MAX_KEY_LENGTH, StoredResponse
+from domain.idempotency import MAX_KEY_LENGTH, IdempotencyClaim, StoredResponse
 from domain.schemas import FieldError
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENT_PATHS = frozenset({"/users", "/products", "/orders"})
+# Name under request.state of the claim a route may complete in its own transaction.
+STATE_KEY = "idempotency_claim"
 HEADER = "Idempotency-Key"
 # Response headers worth replaying; the rest (date, length) are regenerated.
 REPLAYED_HEADERS = ("location", "retry-after")
@@ -44,6 +46,9 @@ class IdempotencyMiddleware:
             return
 
         body = await _read_body(receive)
+        if body is None:
+            log.info("Client disconnected before sending the whole body", extra={"path": scope["path"]})
+            return
         await self._handle(scope, receive, send, key, body)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, key: str, body: bytes) -> None:
@@ -63,6 +68,9 @@ class IdempotencyMiddleware:
             await _replay(stored, scope, send)
             return
 
+        # Routes that create something store their response in the same transaction (see
+        # OrderService.submit), so a crash after that commit cannot run the request twice.
+        scope.setdefault("state", {})[STATE_KEY] = IdempotencyClaim(caller, key)
         recorder = _ResponseRecorder(send)
         try:
             await self.app(scope, _replaying(body, receive), recorder.send)
@@ -143,15 +151,19 @@ def _header(scope: Scope, name: bytes) -> bytes:
 def _fingerprint(scope: Scope, body: bytes) -> str:
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or nested too deeply to parse: the raw bytes identify the request.
         canonical = body
     return hashlib.sha256(scope["method"].encode() + scope["path"].encode() + b"\n" + canonical).hexdigest()
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """Read the whole request body; None if the client disconnected before its end."""
     body = bytearray()
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
         body.extend(message.get("body", b""))
         if not message.get("more_body", False):
             return bytes(body)

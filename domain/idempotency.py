@@ -28,6 +28,23 @@ class StoredResponse:
     body: dict | list | None
     headers: dict[str, str]
 
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A claimed key whose response the request stores together with what it creates."""
+
+    scope: str
+    key: str
+
+
+def store_response(session: Session, claim: IdempotencyClaim, response: StoredResponse) -> None:
+    """Record `response` for a claimed key inside the caller's open transaction."""
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.scope == claim.scope, IdempotencyRecord.key == claim.key)
+        .values(status_code=response.status_code, body=response.body, headers=response.headers)
+    )
+
 class IdempotencyService(Service):
     def __init__(self, session_factory: sessionmaker[Session], **kwargs) -> None:
         super().__init__(**kwargs)

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from domain.errors import InvalidRequest, NotFound
+from domain.idempotency import IdempotencyClaim, StoredResponse, store_response
 from domain.models import Order, OrderItem, OrderStatus, Payment, Product, new_id
 from domain.money import format_amount
 from domain.payments import CreditCardProcessor
@@ -33,11 +34,19 @@ class OrderService(Service):
         self.uow_factory = uow_factory
         self.card_processor = card_processor
 
-    def submit(self, request: OrderCreate, user_id: str) -> tuple[Order, int]:
+    def submit(
+        self,
+        request: OrderCreate,
+        user_id: str,
+        claim: IdempotencyClaim | None = None,
+        response_for: Callable[[Order], StoredResponse] | None = None,
+    ) -> tuple[Order, int]:
         """Store an order of `user_id` with the outbox message that starts its saga, in one transaction.
 
         Returns the order and the id of that outbox message, for the caller to publish. The
-        caller has checked that `request.user_id`, when set, is `user_id`.
+        caller has checked that `request.user_id`, when set, is `user_id`. With an
+        idempotency `claim`, the response `response_for` renders is committed with the order,
+        so a retry after a crash gets it back instead of placing a second order.
         """
         now = self.clock()
         payment = self._payment_for(request)
@@ -45,13 +54,15 @@ class OrderService(Service):
         with self.uow_factory() as uow:
             products = uow.products.by_skus(line.sku for line in request.items)
             currency = _single_currency(request, products)
-            order = Order(id=new_id(), user_id=user_id, currency=currency, created_at=now, updated_at=now)
+            order = Order(id=new_id(), job_id=new_id(), user_id=user_id, currency=currency, created_at=now, updated_at=now)
             order.items = [_item_for(line.sku, line.quantity, products) for line in request.items]
             order.total_minor = _checked_total(order)
             payment.order_id, payment.amount_minor, payment.currency = order.id, order.total_minor, currency
             order.payment = payment
             uow.orders.add(order)
             message = uow.outbox.add(order.id, Step.VALIDATE_USER.value, now)
+            if claim is not None and response_for is not None:
+                store_response(uow.session, claim, response_for(order))
             uow.commit()
 
         self.log.info("Accepted order", extra={"order_id": order.id, "job_id": order.job_id})

@@ -20,8 +20,12 @@ BROKER_BACKOFF_S = 5.0
 
 
 class TaskPublisher(Protocol):
-    def publish(self, step: str, order_id: str) -> None:
-        """Send the task for `step` of `order_id` to the broker; raise on failure."""
+    def publish(self, step: str, order_id: str, redelivery: bool = False) -> None:
+        """Send the task for `step` of `order_id` to the broker; raise on failure.
+
+        `redelivery` marks a message sent again for a step that did not finish, so the step
+        counts it towards its attempt limit.
+        """
 
 
 class OutboxRelay(Service):

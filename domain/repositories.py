@@ -105,6 +105,12 @@ class OrderRepository:
         )
         return result.scalar_one_or_none()
 
+    def touch(self, order_ids: Sequence[str], now: datetime) -> None:
+        if order_ids:
+            self.session.execute(
+                update(Order).where(Order.id.in_(order_ids)).values(updated_at=now).execution_options(synchronize_session=False)
+            )
+
     def record_step(self, order_id: str, step: str, outcome: str, now: datetime, detail: str | None = None) -> None:
         self.session.add(OrderStep(order_id=order_id, step=step, outcome=outcome, detail=detail, at=now))
 

@@ -48,12 +48,22 @@ class Sweeper(Service):
 
         redrive = []
         for order_id, status, created_at in stalled:
-            if status != OrderStatus.COMPENSATING and created_at < now - self.policy.max_age:
-                steps = self.saga.fail(order_id, "deadline", "order timed out before it finished")
-            else:
-                steps = self.saga.due(order_id)
-            redrive.extend((order_id, step) for step in steps)
+            redrive.extend((order_id, step) for step in self._unstick(order_id, status, created_at < now - self.policy.max_age))
+
+        # Restart each re-driven order's deadline, so the next sweep does not send it again
+        # while the message is still queued behind others (or the workers are down).
+        with self.uow_factory() as uow:
+            uow.orders.touch([order_id for order_id, _step in redrive], now)
+            uow.commit()
 
         if redrive:
             self.log.warning("Re-driving stalled orders", extra={"count": len(redrive)})
         return redrive
+
+    def _unstick(self, order_id: str, status: str, too_old: bool) -> list[Step]:
+        if not too_old or status == OrderStatus.COMPENSATING:
+            return self.saga.due(order_id)
+        if status == OrderStatus.PAID:
+            # Paid and only waiting for its confirmation: the sale stands without the mail.
+            return self.saga.complete_without_notification(order_id, "confirmation not sent before the order's deadline")
+        return self.saga.fail(order_id, "deadline", "order timed out before it finished")

@@ -111,7 +111,7 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.published: list[tuple[str, str]] = []
 
-    def publish(self, step: str, order_id: str) -> None:
+    def publish(self, step: str, order_id: str, redelivery: bool = False) -> None:
         self.published.append((str(step), order_id))
 
 

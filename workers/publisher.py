@@ -16,7 +16,8 @@ class CeleryPublisher:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def publish(self, step: str, order_id: str) -> None:
+    def publish(self, step: str, order_id: str, redelivery: bool = False) -> None:
         # Through the registered task rather than send_task, so that eager mode (unit tests) applies.
         task = self.app.tasks[task_name(step)]
-        task.apply_async(args=[order_id], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+        kwargs = {"redelivery": True} if redelivery else {}
+        task.apply_async(args=[order_id], kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY_POLICY)

@@ -21,13 +21,14 @@ RETRY_BACKOFF_S = 1
 RETRY_BACKOFF_MAX_S = 300
 
 
-def run_step(task: Task, step: Step, order_id: str) -> None:
+def run_step(task: Task, step: Step, order_id: str, redelivery: bool = False) -> None:
     ids = {"order_id": order_id, "task_id": task.request.id, "step": step}
     log.info("Step task received", extra=ids)
     saga = container().saga
 
-    # Kombu marks a message redelivered when it comes back unacknowledged (its worker died).
-    redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+    # Kombu marks a message redelivered when it comes back unacknowledged (its worker died);
+    # the sweeper marks the messages it sends again for steps that did not finish.
+    redelivered = redelivery or bool((task.request.delivery_info or {}).get("redelivered"))
     try:
         next_steps = getattr(saga, step)(order_id, redelivered=redelivered)
     except TransientError as error:
@@ -48,30 +49,30 @@ def _retry_or_give_up(task: Task, step: Step, order_id: str, error: TransientErr
     raise task.retry(countdown=countdown, exc=error)
 
 
-def dispatch(steps: list[Step], order_id: str) -> None:
+def dispatch(steps: list[Step], order_id: str, redelivery: bool = False) -> None:
     publisher = container().outbox.publisher
     for step in steps:
-        publisher.publish(step, order_id)
+        publisher.publish(step, order_id, redelivery)
 
 
 @app.task(name="orderflow.validate_user", bind=True, max_retries=FORWARD_MAX_RETRIES)
-def validate_user(self: Task, order_id: str) -> None:
-    run_step(self, Step.VALIDATE_USER, order_id)
+def validate_user(self: Task, order_id: str, redelivery: bool = False) -> None:
+    run_step(self, Step.VALIDATE_USER, order_id, redelivery)
 
 
 @app.task(name="orderflow.reserve_stock", bind=True, max_retries=FORWARD_MAX_RETRIES)
-def reserve_stock(self: Task, order_id: str) -> None:
-    run_step(self, Step.RESERVE_STOCK, order_id)
+def reserve_stock(self: Task, order_id: str, redelivery: bool = False) -> None:
+    run_step(self, Step.RESERVE_STOCK, order_id, redelivery)
 
 
 @app.task(name="orderflow.charge_payment", bind=True, max_retries=FORWARD_MAX_RETRIES)
-def charge_payment(self: Task, order_id: str) -> None:
-    run_step(self, Step.CHARGE_PAYMENT, order_id)
+def charge_payment(self: Task, order_id: str, redelivery: bool = False) -> None:
+    run_step(self, Step.CHARGE_PAYMENT, order_id, redelivery)
 
 
 @app.task(name="orderflow.send_confirmation", bind=True, max_retries=FORWARD_MAX_RETRIES)
-def send_confirmation(self: Task, order_id: str) -> None:
-    run_step(self, Step.SEND_CONFIRMATION, order_id)
+def send_confirmation(self: Task, order_id: str, redelivery: bool = False) -> None:
+    run_step(self, Step.SEND_CONFIRMATION, order_id, redelivery)
 
 
 # Compensations retry without limit: stock must come back and money must be returned.
@@ -79,13 +80,13 @@ def send_confirmation(self: Task, order_id: str) -> None:
 
 
 @app.task(name="orderflow.release_stock", bind=True, max_retries=None)
-def release_stock(self: Task, order_id: str) -> None:
-    run_step(self, Step.RELEASE_STOCK, order_id)
+def release_stock(self: Task, order_id: str, redelivery: bool = False) -> None:
+    run_step(self, Step.RELEASE_STOCK, order_id, redelivery)
 
 
 @app.task(name="orderflow.refund_payment", bind=True, max_retries=None)
-def refund_payment(self: Task, order_id: str) -> None:
-    run_step(self, Step.REFUND_PAYMENT, order_id)
+def refund_payment(self: Task, order_id: str, redelivery: bool = False) -> None:
+    run_step(self, Step.REFUND_PAYMENT, order_id, redelivery)
 
 
 @app.task(name="orderflow.relay_outbox")
@@ -98,5 +99,5 @@ def sweep() -> int:
     container().idempotency.purge_expired()
     redrive = container().sweeper.sweep()
     for order_id, step in redrive:
-        dispatch([step], order_id)
+        dispatch([step], order_id, redelivery=True)
     return len(redrive)

@@ -1,9 +1,12 @@
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from api.deps import ContainerDep
+from api.idempotency import STATE_KEY
 from api.responses import errors
 from api.security import ReaderCaller, UserCaller
 from domain.errors import NotFound, PermissionDenied
+from domain.idempotency import StoredResponse
+from domain.models import Order
 from domain.schemas import JobView, OrderAccepted, OrderCreate, OrderView
 from domain.steps import Step
 
@@ -30,16 +33,26 @@ def submit_order(
     """
     if body.user_id is not None and body.user_id != caller.user_id:
         raise PermissionDenied("user_id", "user_id must be your own user id, or left out")
-    order, message_id = container.orders.submit(body, caller.user_id)
+    def accepted(order: Order) -> StoredResponse:
+        status_url = str(request.url_for("read_job", job_id=order.job_id))
+        headers = {"location": status_url, "retry-after": str(container.settings.poll_after_s)}
+        return StoredResponse(202, _accepted(order, status_url).model_dump(), headers)
+
+    claim = getattr(request.state, STATE_KEY, None)
+    order, message_id = container.orders.submit(body, caller.user_id, claim, accepted)
     request.app.state.metrics.orders_accepted.inc()
 
     # Published after the response is sent, in the thread pool; if the broker is down the
     # outbox relay publishes it later, so the client gets its 202 either way.
     background.add_task(container.outbox.publish, message_id, Step.VALIDATE_USER, order.id)
 
-    status_url = str(request.url_for("read_job", job_id=order.job_id))
-    response.headers["Location"] = status_url
-    response.headers["Retry-After"] = str(container.settings.poll_after_s)
+    stored = accepted(order)
+    response.headers["Location"] = stored.headers["location"]
+    response.headers["Retry-After"] = stored.headers["retry-after"]
+    return OrderAccepted(**stored.body)
+
+
+def _accepted(order: Order, status_url: str) -> OrderAccepted:
     return OrderAccepted(order_id=order.id, job_id=order.job_id, status_url=status_url)
 
 

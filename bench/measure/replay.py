@@ -28,7 +28,8 @@ def measure_replay(config: BenchConfig, stack: OrderflowStack, data_dir: Path, w
 
     with (workdir / "replay.log").open("wb") as log_file:
         completed = subprocess.run(
-            command, cwd=ROOT, env=dict(os.environ), stdout=log_file, stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env=os.environ | {"ORDERFLOW_OPERATOR_KEY": stack.operator_key},
+            stdout=log_file, stderr=subprocess.STDOUT,
             timeout=config.durations.replay_s + SLACK_S, check=False,
         )
     if completed.returncode != 0:

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.idempotency import _fingerprint
 from domain.bootstrap import bootstrap
+from domain.idempotency import IdempotencyClaim, StoredResponse
+from domain.schemas import OrderCreate
 from tests.builders import OPERATOR, card, product_fields, register, user_fields
 from tests.conftest import RecordingPublisher
 
@@ -144,3 +146,31 @@ def test_concurrent_retries_create_one(client):
     assert results.count(201) >= 1
     assert set(results) <= {201, 409}
     assert len(client.get("/products", params={"sku": "IDEM-RACE"}).json()) == 1
+
+
+def test_order_committed_with_its_response(client, container):
+    user, auth = register(client)
+    product = client.post("/products", json=product_fields(), headers=OPERATOR).json()
+    order = {"items": [{"sku": product["sku"], "quantity": 1}], "payment": card()}
+    claim = IdempotencyClaim(f"user:{user['id']}", "crash-k")
+
+    # A first request claims the key and commits its order; then the API process dies
+    # before the middleware records the response.
+    container.idempotency.claim(claim.scope, claim.key, _fingerprint({"method": "POST", "path": "/orders"}, json.dumps(order).encode()))
+    first, _message = container.orders.submit(
+        OrderCreate(**order), user["id"], claim,
+        lambda placed: StoredResponse(202, {"order_id": placed.id, "job_id": placed.job_id, "status_url": "/jobs/x"}, {}),
+    )
+
+    retry = client.post("/orders", json=order, headers={"Idempotency-Key": claim.key} | auth)
+
+    assert retry.status_code == 202
+    assert retry.json()["order_id"] == first.id
+    assert retry.headers["idempotent-replayed"] == "true"
+
+
+def test_deeply_nested_body_not_500(client):
+    body = "[" * 5000 + "]" * 5000
+    response = client.post("/products", content=body, headers={"Idempotency-Key": "deep", "content-type": "application/json"} | OPERATOR)
+    assert response.status_code < 500
+    assert set(response.json()["error"]) == {"code", "message", "fields"}

@@ -1,5 +1,7 @@
 """Saga steps driven one by one on a real database: duplicates, late charges, attempt limits."""
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from domain.models import OrderStatus, SandboxLedgerEntry
@@ -7,6 +9,7 @@ from domain.money import Money
 from domain.payments import PaymentSource
 from domain.saga import charge_key
 from domain.steps import Step
+from domain.sweeper import SweepPolicy
 from tests.builders import add_product, add_user, order_request
 
 
@@ -109,3 +112,26 @@ def test_attempt_limit_fails_order(container):
     assert order.status == OrderStatus.FAILED
     assert order.failure_reason == "reserve_stock failed: delivered 11 times without finishing"
     assert container.catalog.get(product_id).stock == 5
+
+
+def test_sweeper_completes_paid_order_past_deadline(container):
+    order_id, _product_id = placed_order(container)
+    for step in (Step.VALIDATE_USER, Step.RESERVE_STOCK, Step.CHARGE_PAYMENT):
+        getattr(container.saga, step)(order_id)
+    container.sweeper.policy = SweepPolicy(step_deadline=timedelta(0), max_age=timedelta(0))
+
+    assert container.sweeper.sweep() == []
+
+    order = container.orders.view(order_id)
+    assert order.status == OrderStatus.COMPLETED
+    assert order.payment.status == "captured"
+    assert order.notification.status == "failed"
+
+
+def test_sweeper_waits_before_resending(container):
+    order_id, _product_id = placed_order(container)
+    container.sweeper.policy = SweepPolicy(step_deadline=timedelta(0), max_age=timedelta(hours=1))
+    assert container.sweeper.sweep() == [(order_id, Step.VALIDATE_USER)]
+
+    container.sweeper.policy = SweepPolicy(step_deadline=timedelta(minutes=5), max_age=timedelta(hours=1))
+    assert container.sweeper.sweep() == []
