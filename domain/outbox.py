@@ -80,7 +80,7 @@ class OutboxRelay(Service):
     def _note_sent(self, message_id: int) -> None:
         """Mark a published message sent, batching the writes of concurrent publishers.
 
-        While one thread writes a batch, others only append their ids; the writing thread
+        While one thread writes a batch, others only append their ids. The writing thread
         then takes the next batch, so under load one transaction marks many messages.
         """
         with self._lock:

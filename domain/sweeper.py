@@ -64,6 +64,6 @@ class Sweeper(Service):
         if not too_old or status == OrderStatus.COMPENSATING:
             return self.saga.due(order_id)
         if status == OrderStatus.PAID:
-            # Paid and only waiting for its confirmation: the sale stands without the mail.
+            # Paid and only waiting for its confirmation, so the sale is valid without the mail.
             return self.saga.complete_without_notification(order_id, "confirmation not sent before the order's deadline")
         return self.saga.fail(order_id, "deadline", "order timed out before it finished")

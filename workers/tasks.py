@@ -26,8 +26,8 @@ def run_step(task: Task, step: Step, order_id: str, redelivery: bool = False) ->
     log.info("Step task received", extra=ids)
     saga = container().saga
 
-    # Kombu marks a message redelivered when it comes back unacknowledged (its worker died);
-    # the sweeper marks the messages it sends again for steps that did not finish.
+    # Kombu marks a message redelivered when it comes back unacknowledged (its worker died).
+    # The sweeper marks the messages it sends again for steps that did not finish.
     redelivered = redelivery or bool((task.request.delivery_info or {}).get("redelivered"))
     try:
         next_steps = getattr(saga, step)(order_id, redelivered=redelivered)
