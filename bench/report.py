@@ -35,7 +35,7 @@ def figure_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
         rows.append((f"RSS after {snapshot['orders']:,} orders", f"API {snapshot['api_rss_mib']} MiB", "", "", f"worker {snapshot['worker_rss_mib']} MiB"))
     if "replay" in zero:
         replay = zero["replay"]
-        rows.append(("replay orders/s", _number(replay["orders_per_s"]), "", "", f"completed share {replay['completed_share']}, {replay['invoices_replayed']} invoices from {replay['data_dir']}"))
+        rows.append(("replay orders/s", _number(replay["orders_per_s"]), "", "", f"completed share {replay['completed_share']}, {replay['invoices_replayed']} invoices from the directory named {Path(replay['data_dir']).name!r}"))
     return rows
 
 
