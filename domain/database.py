@@ -4,7 +4,7 @@ SQLite needs three things to behave under concurrent writers: WAL so readers do 
 the writer, a busy timeout so a second writer waits instead of failing, and write
 transactions that take the write lock at BEGIN (`BEGIN IMMEDIATE`). Without the last, two
 transactions that both read and then write deadlock and one fails with "database is locked".
-Read-only transactions begin deferred instead, so that they never wait for a writer.
+Read-only transactions begin deferred instead, so that they do not queue for the write lock.
 """
 
 from pathlib import Path

@@ -121,7 +121,7 @@ class OrderSaga(Service):
         customer = self.directory.lookup(order.user_id)
         try:
             if not self._notify_once(_confirmation(order, customer), customer.notify_via):
-                # Another run holds the claim and moves the order on when it has sent.
+                # Another run has the claim and moves the order on when it has sent.
                 return []
         except NotificationRejected as rejection:
             return self.complete_without_notification(order_id, str(rejection))
@@ -316,7 +316,7 @@ class OrderSaga(Service):
         A run first claims the notification in the database, sends, then marks it sent. A
         claim older than NOTIFICATION_CLAIM_TIMEOUT belongs to a run that died, and is taken
         over. NOTE: a crash between the provider accepting the message and the commit that
-        marks it sent sends it twice; the email's stable Message-ID lets the receiver drop it.
+        marks it sent sends it twice. The email's stable Message-ID lets the receiver drop it.
         """
         claim = self._claim_notification(notification.idempotency_key, channel)
         if claim != CLAIMED:

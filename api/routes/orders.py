@@ -42,7 +42,7 @@ def submit_order(
     order, message_id = container.orders.submit(body, caller.user_id, claim, accepted)
     request.app.state.metrics.orders_accepted.inc()
 
-    # Published after the response is sent, in the thread pool; if the broker is down the
+    # Published after the response is sent, in the thread pool. If the broker is down, the
     # outbox relay publishes it later, so the client gets its 202 either way.
     background.add_task(container.outbox.publish, message_id, Step.VALIDATE_USER, order.id)
 
