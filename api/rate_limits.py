@@ -2,7 +2,7 @@
 
 Counts live in Redis (RATE_LIMIT_STORAGE_URL, else REDIS_URL), so every API process shares
 them. The window moves, so a burst cannot straddle two fixed windows. Accounts are
-keyed by a SHA-256 digest of the normalised email, so Redis holds no email addresses.
+keyed by a SHA-256 digest of the normalised email, so Redis contains no email addresses.
 
 If the storage fails (Redis down), requests are let through and a warning is logged at most
 once a minute: logins stay available, and Argon2 still makes every guess expensive.

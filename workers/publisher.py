@@ -1,10 +1,11 @@
-"""Publishes saga steps as Celery tasks; the routes in celeryconfig.py pick each step's queue."""
+"""Publish saga steps as Celery tasks. The routes in celeryconfig.py pick each step's queue."""
 
 from celery import Celery
 
-# Bounded so that a caller never hangs on a broker that is down: three attempts, each
-# limited by broker_connection_timeout (5 s in celeryconfig.py). After that the error
-# reaches the caller, and the outbox relay publishes the message again later.
+# Bounded so that a caller does not hang on a broker that is down: three attempts (this
+# policy), each connect limited by broker_connection_timeout and redis_socket_timeout
+# (5 s each in celeryconfig.py), so about 16 s at most. Then the error reaches the caller,
+# and the outbox relay publishes the message again later.
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
