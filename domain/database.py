@@ -5,12 +5,16 @@ the writer, a busy timeout so a second writer waits instead of failing, and writ
 transactions that take the write lock at BEGIN (`BEGIN IMMEDIATE`). Without the last, two
 transactions that both read and then write deadlock and one fails with "database is locked".
 Read-only transactions begin deferred instead, so that they do not queue for the write lock.
+Writers to a database file queue at a write gate (domain/write_gate.py) rather than in
+SQLite's busy handler, which sleeps.
 """
 
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from domain.write_gate import GatedConnection, gate_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that marks an engine's transactions as read-only (see read_only_engine).
@@ -27,8 +31,11 @@ def create_db_engine(url: str, pool_size: int = 20, max_overflow: int = 20, **kw
 
 
 def _create_sqlite_engine(url: str, **kwargs) -> Engine:
-    _ensure_parent_directory(url)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+    path = _database_path(url)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "factory": GatedConnection}
+    engine = create_engine(url, connect_args=connect_args, pool_use_lifo=True, **kwargs)
 
     @event.listens_for(engine, "connect")
     def configure_connection(dbapi_connection, _record):
@@ -42,19 +49,25 @@ def _create_sqlite_engine(url: str, **kwargs) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        if path is not None:
+            dbapi_connection.write_gate = gate_for(path)
 
     @event.listens_for(engine, "begin")
     def begin(connection):
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.connection.dbapi_connection.begin_write()
 
     return engine
 
 
-def _ensure_parent_directory(url: str) -> None:
+def _database_path(url: str) -> str | None:
+    """Return the file of a SQLite URL, or None for an in-memory or URI database."""
     path = url.split("///", 1)[-1]
-    if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not path or path == ":memory:" or path.startswith("file:") or url in ("sqlite://", "sqlite:"):
+        return None
+    return path
 
 
 def create_session_factory(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
