@@ -121,10 +121,9 @@ class Order(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(index=True)
 
-    items: Mapped[list["OrderItem"]] = relationship(
-        back_populates="order", order_by="OrderItem.id", lazy="selectin"
-    )
-    # Loaded on access: steps run often and never read the timeline, only the views do.
+    # Items and steps are loaded on access: most steps read neither, and each eager load
+    # costs a query on every read of an order.
+    items: Mapped[list["OrderItem"]] = relationship(back_populates="order", order_by="OrderItem.id")
     steps: Mapped[list["OrderStep"]] = relationship(order_by="OrderStep.id")
     payment: Mapped["Payment"] = relationship(lazy="joined")
 

@@ -75,7 +75,9 @@ class OrderSaga(Service):
         return self._advance(order_id, Step.VALIDATE_USER)
 
     def reserve_stock(self, order_id: str, redelivered: bool = False) -> list[Step]:
-        if self._begin(order_id, Step.RESERVE_STOCK, redelivered) is None:
+        # The step is local, so a first delivery needs no read before its transaction: the
+        # compare-and-set in it is the check that the step is due.
+        if redelivered and self._begin(order_id, Step.RESERVE_STOCK, redelivered) is None:
             return self.due(order_id)
 
         try:
@@ -119,14 +121,18 @@ class OrderSaga(Service):
             return self.due(order_id)
 
         customer = self.directory.lookup(order.user_id)
-        try:
-            if not self._notify_once(_confirmation(order, customer), customer.notify_via):
-                # Another run has the claim and moves the order on when it has sent.
-                return []
-        except NotificationRejected as rejection:
-            return self.complete_without_notification(order_id, str(rejection))
+        notification = _confirmation(order, customer)
+        claim = self._claim_notification(notification.idempotency_key, customer.notify_via)
+        if claim == BUSY:
+            # Another run has the claim and moves the order on when it has sent.
+            return []
+        if claim == CLAIMED:
+            try:
+                self._send_claimed(notification, customer.notify_via)
+            except NotificationRejected as rejection:
+                return self.complete_without_notification(order_id, str(rejection))
 
-        return self._advance(order_id, Step.SEND_CONFIRMATION, notification_status="sent")
+        return self._record_confirmation(order_id, notification.idempotency_key)
 
     def complete_without_notification(self, order_id: str, error: str) -> list[Step]:
         """Complete a paid order whose confirmation could not be delivered, because the sale is valid."""
@@ -310,28 +316,30 @@ class OrderSaga(Service):
         uow.commit()
         return pending[:1]
 
-    def _notify_once(self, notification: Notification, channel: str) -> bool:
-        """Send a notification once; return False if another run is sending it right now.
+    def _send_claimed(self, notification: Notification, channel: str) -> None:
+        """Send a notification this run has claimed; on failure give the claim back.
 
-        A run first claims the notification in the database, sends, then marks it sent. A
-        claim older than NOTIFICATION_CLAIM_TIMEOUT belongs to a run that died, and is taken
-        over. NOTE: a crash between the provider accepting the message and the commit that
-        marks it sent sends it twice. The email's stable Message-ID lets the receiver drop it.
+        Notifications are sent at most once per claim: a run first claims the notification
+        in the database, sends, then marks it sent with the step that needed it. A claim
+        older than NOTIFICATION_CLAIM_TIMEOUT belongs to a run that died, and is taken over.
+        NOTE: a crash between the provider accepting the message and the commit that marks
+        it sent sends it twice. The email's stable Message-ID lets the receiver drop it.
         """
-        claim = self._claim_notification(notification.idempotency_key, channel)
-        if claim != CLAIMED:
-            return claim == ALREADY_SENT
-
         try:
             self.notifiers[channel].send(notification)
         except Exception:
             self._release_notification(notification.idempotency_key)
             raise
 
+    def _record_confirmation(self, order_id: str, key: str) -> list[Step]:
+        # One transaction, so a confirmation marked sent always has its order moved on.
         with self.uow_factory() as uow:
-            uow.notifications.mark_sent(notification.idempotency_key, self.clock())
+            uow.notifications.mark_sent(key, self.clock())
+            moved = self._move(uow, order_id, Step.SEND_CONFIRMATION, notification_status="sent")
+            due = [] if moved else _due_in(uow, order_id)
             uow.commit()
-        return True
+
+        return self._next_after(Step.SEND_CONFIRMATION) if moved else due
 
     def _claim_notification(self, key: str, channel: str) -> str:
         with self.uow_factory() as uow:

@@ -114,11 +114,9 @@ class SandboxGateway:
         """Run one operation; `decide` returns a decline code, or None to approve.
 
         A `decide` that raises GatewayUnavailable stands for a gateway error on that input.
+        A repeated key is a network call like the first, and returns the first call's result.
         """
-        entry = self.ledger.get(idempotency_key)
-        if entry is None:
-            entry = self._perform(idempotency_key, kind, amount, decide)
-        return _result_of(entry)
+        return _result_of(self._perform(idempotency_key, kind, amount, decide))
 
     def find(self, idempotency_key: str) -> ChargeResult | None:
         entry = self.ledger.get(idempotency_key)
