@@ -62,5 +62,10 @@ beat_schedule = {
     "sweep-stalled-orders": {"task": "orderflow.sweep", "schedule": float(os.environ.get("SWEEP_INTERVAL_S", "30"))},
 }
 
-worker_send_task_events = True
-task_send_sent_event = True
+# Task events cost four broker round trips per task (sent, received, started, succeeded),
+# about a third of a step's broker traffic, and only a monitor reads them. Flower switches
+# them on in the workers while it runs (its enable_events option, on by default); set
+# CELERY_TASK_EVENTS=1 to send them always, for another event consumer.
+_task_events = os.environ.get("CELERY_TASK_EVENTS", "0").lower() in ("1", "true", "yes")
+worker_send_task_events = _task_events
+task_send_sent_event = _task_events
