@@ -26,7 +26,7 @@ def figure_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     rows += [
         _saturation_row("completed orders/s at saturation", zero["saturation"]),
         _saturation_row("completed orders/s, top-up batch", zero["saturation_top_up"]),
-        _latency_row("submit-to-final, one order at a time", zero["light_load"]["latency"], f"{zero['light_load']['orders']} orders, polled every {zero['light_load']['poll_interval_s'] * 1000:g} ms"),
+        _latency_row("submit-to-final, one order at a time", zero["light_load"]["latency"], f"{zero['light_load']['orders']} orders, to the order's final update (polled every {zero['light_load']['poll_interval_s'] * 1000:g} ms)"),
         _saturation_row(f"completed orders/s at saturation, {latency_ms} ms", gateway["saturation"]),
         _load_row(f"POST /orders accepted/s, {_clients(gateway['intake']['clients'])}, {latency_ms} ms", gateway["intake"]),
         _load_row(f"sync peer requests/s, {latency_ms} ms per call", gateway["sync_peer"]),
