@@ -26,6 +26,8 @@ class Counts:
     memory_checkpoints: tuple[int, int] = (1_000, 10_000)
     latency_saturation_orders: int = 1_000
     peer_requests: int = 2_000
+    # Requests of each open-loop load at BenchConfig.compare_rate_per_s (orderflow, then the peer).
+    rate_requests: int = 1_000
     replay_limit: int | None = None
 
     def scaled(self, factor: float) -> "Counts":
@@ -44,6 +46,7 @@ class Counts:
             memory_checkpoints=(scale(self.memory_checkpoints[0], 5), scale(self.memory_checkpoints[1], 10)),
             latency_saturation_orders=scale(self.latency_saturation_orders, 5),
             peer_requests=scale(self.peer_requests, 5),
+            rate_requests=scale(self.rate_requests, 5),
         )
 
 
@@ -57,6 +60,7 @@ QUICK_COUNTS = Counts(
     memory_checkpoints=(200, 2_000),
     latency_saturation_orders=200,
     peer_requests=400,
+    rate_requests=300,
 )
 
 
@@ -84,6 +88,9 @@ class BenchConfig:
     scale: float
     intake_latency_clients: int = 16
     peer_clients: int = 16
+    # Requests/s at which POST /orders and the sync peer are compared under gateway latency:
+    # below what either sustains on two cores, so the latencies are not queueing delays.
+    compare_rate_per_s: float = 50.0
     latency_ms: int = 50
     # Light load: how often a client asks whether its order is final. The latency itself is
     # read from the order's final update, so a longer interval only lightens the polls' load.

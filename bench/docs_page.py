@@ -39,6 +39,12 @@ may send up to one request per connection past the count.
 - **Synchronous peer** (`bench/sync_peer.py`). A FastAPI app with `def` endpoints that checks
   the user with GET /users/{id} on the orderflow API, sleeps once for the charge and once
   for the notification, and then responds.
+- **Latency at one rate.** POST /orders on the gateway-latency stack, then the peer, each
+  sent requests at 50 per second by the httpx generator in an open loop: a request goes
+  out when it is due, answered or not, and its latency runs from that moment. At one rate
+  the two p50s compare how long each front makes a client wait. With 16 clients in a
+  closed loop (also reported) each side's p50 is about 16 divided by its requests/s, so
+  that ratio compares throughput instead.
 - **Memory.** Resident set size of the API process and of the worker process with its
   children (psutil), on an idle stack after the first and the second order count.
 - **Replay.** With `--data DIR` or ORDERFLOW_DATA_DIR, `python -m ops.replay DIR` runs against

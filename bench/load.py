@@ -43,6 +43,24 @@ def closed_loop(
     return {"clients": concurrency} | result
 
 
+def fixed_rate(
+    url: str, rate_per_s: float, max_requests: int, max_duration_s: float, requests: list[dict], expected_status: int = 200, method: str = "POST"
+) -> dict[str, Any]:
+    """Send requests to `url` at `rate_per_s` from the httpx load generator; see bench.loadgen.fixed_rate."""
+    spec = {
+        "mode": "fixed_rate",
+        "url": url,
+        "method": method,
+        "requests": requests,
+        "rate_per_s": rate_per_s,
+        "max_requests": max_requests,
+        "max_duration_s": max_duration_s,
+        "expected_status": expected_status,
+        "timeout_s": REQUEST_TIMEOUT_S,
+    }
+    return {"rate_per_s": rate_per_s} | run_json_tool("bench.loadgen", spec, dict(os.environ), max_duration_s + SLACK_S)
+
+
 def order_roundtrip(api_url: str, requests: list[dict], count: int, poll_interval_s: float, order_timeout_s: float, max_duration_s: float) -> dict[str, Any]:
     """Submit orders one at a time and poll each to its end; see bench.loadgen.order_roundtrip."""
     spec = {

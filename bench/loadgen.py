@@ -24,6 +24,8 @@ from bench.stats import latency_summary_ms, rate
 log = logging.getLogger(__name__)
 
 FINAL_JOB_STATES = ("succeeded", "failed")
+# Connections an open-loop load may hold at once, so a stalled server cannot take all of them.
+MAX_OPEN_LOOP_CONNECTIONS = 256
 
 
 async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +64,47 @@ async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
         "requests": issued,
         "ok": len(latencies),
         "outcomes": dict(outcomes),
+        "duration_s": round(duration, 3),
+        "per_s": rate(len(latencies), duration),
+        "latency": latency_summary_ms(latencies),
+    }
+
+
+async def fixed_rate(spec: dict[str, Any]) -> dict[str, Any]:
+    """Send requests at a fixed rate, whether or not earlier ones have been answered (open loop).
+
+    Spec keys: url, method, requests (as in `closed_loop`), rate_per_s, max_requests,
+    max_duration_s, expected_status, timeout_s. A latency runs from the time a request was
+    due to be sent, so a client that falls behind counts the delay against the server
+    instead of hiding it. Comparing two servers at one rate compares their latency at the
+    same throughput, which a closed loop does not.
+    """
+    requests = spec.get("requests") or [{"headers": {}, "body": None}]
+    interval_s = 1.0 / spec["rate_per_s"]
+    deadline = time.perf_counter() + spec["max_duration_s"]
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+
+    async def send_when_due(http: httpx.AsyncClient, index: int, due: float) -> None:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        outcome = await _send(http, spec["method"], spec["url"], requests[index % len(requests)])
+        outcomes[outcome] += 1
+        if outcome == str(spec["expected_status"]):
+            latencies.append(time.perf_counter() - due)
+
+    started = time.perf_counter()
+    count = min(spec["max_requests"], int(spec["max_duration_s"] * spec["rate_per_s"]))
+    limits = httpx.Limits(max_connections=MAX_OPEN_LOOP_CONNECTIONS, max_keepalive_connections=MAX_OPEN_LOOP_CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=spec["timeout_s"]) as http:
+        sends = [send_when_due(http, index, started + index * interval_s) for index in range(count)]
+        await asyncio.wait_for(asyncio.gather(*sends), timeout=max(0.0, deadline - time.perf_counter()) + spec["timeout_s"])
+    duration = time.perf_counter() - started
+
+    return {
+        "requests": count,
+        "ok": len(latencies),
+        "outcomes": dict(outcomes),
+        "rate_per_s": spec["rate_per_s"],
         "duration_s": round(duration, 3),
         "per_s": rate(len(latencies), duration),
         "latency": latency_summary_ms(latencies),
@@ -136,7 +179,7 @@ async def _send(http: httpx.AsyncClient, method: str, url: str, request: dict) -
     return str(response.status_code)
 
 
-MODES = {"closed_loop": closed_loop, "order_roundtrip": order_roundtrip}
+MODES = {"closed_loop": closed_loop, "fixed_rate": fixed_rate, "order_roundtrip": order_roundtrip}
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

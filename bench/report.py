@@ -30,6 +30,8 @@ def figure_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
         _saturation_row(f"completed orders/s at saturation, {latency_ms} ms", gateway["saturation"]),
         _load_row(f"POST /orders accepted/s, {_clients(gateway['intake']['clients'])}, {latency_ms} ms", gateway["intake"]),
         _load_row(f"sync peer requests/s, {latency_ms} ms per call", gateway["sync_peer"]),
+        _rate_row(f"POST /orders at {gateway['intake_at_rate']['rate_per_s']:g} requests/s, {latency_ms} ms", gateway["intake_at_rate"]),
+        _rate_row(f"sync peer at {gateway['sync_peer']['at_rate']['rate_per_s']:g} requests/s, {latency_ms} ms per call", gateway["sync_peer"]["at_rate"]),
     ]
     for snapshot in zero["memory"]["snapshots"]:
         rows.append((f"RSS after {snapshot['orders']:,} orders", f"API {snapshot['api_rss_mib']} MiB", "", "", f"worker {snapshot['worker_rss_mib']} MiB"))
@@ -86,6 +88,11 @@ def write_json(report: dict[str, Any], path: Path) -> None:
 
 def _load_row(name: str, load: dict[str, Any]) -> tuple[str, ...]:
     detail = f"{load['ok']} of {load['requests']} requests as expected in {load['duration_s']} s, {load['load_generator']}"
+    return (name, _number(load["per_s"]), _number(load["latency"]["p50_ms"]), _number(load["latency"]["p99_ms"]), detail)
+
+
+def _rate_row(name: str, load: dict[str, Any]) -> tuple[str, ...]:
+    detail = f"{load['ok']} of {load['requests']} requests as expected, open loop, httpx"
     return (name, _number(load["per_s"]), _number(load["latency"]["p50_ms"]), _number(load["latency"]["p99_ms"]), detail)
 
 

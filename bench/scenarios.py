@@ -20,7 +20,7 @@ from bench.config import BenchConfig
 from bench.measure.chain_ceiling import measure_chain_ceiling
 from bench.measure.completion import measure_completion
 from bench.measure.http_ceiling import measure_http_ceiling
-from bench.measure.intake import measure_intake
+from bench.measure.intake import measure_intake, measure_intake_at_rate
 from bench.measure.memory import rss_growth, rss_snapshot
 from bench.measure.order_latency import measure_light_load
 from bench.measure.peer import measure_sync_peer
@@ -104,6 +104,8 @@ def run_gateway_latency(config: BenchConfig, workdir: Path, redis_url: str, noti
             results["saturation"] = measure_completion(config, stack, seed, reader, config.counts.latency_saturation_orders)
             clients = config.intake_latency_clients
             results["intake"] = measure_intake(config, stack, seed, clients, config.counts.intake_requests.get(clients, config.counts.peer_requests))
+            _drain(config, reader)
+            results["intake_at_rate"] = measure_intake_at_rate(config, stack, seed)
             _drain(config, reader)
             results["sync_peer"] = measure_sync_peer(config, workdir, stack.api_url, stack.operator_key, seed)
             stack.check_running()

@@ -23,13 +23,15 @@ def measure_sync_peer(config: BenchConfig, workdir: Path, users_api_url: str, us
     server, port = start_listener(
         "sync-peer", lambda port: api_command("bench.sync_peer:app", port), env, workdir / "sync-peer.log", wait_for_health(config.durations.startup_s)
     )
-    url = f"http://{HOST}:{port}"
+    url = f"http://{HOST}:{port}/orders"
     try:
         result = load.closed_loop(
-            f"{url}/orders", config.peer_clients, config.counts.peer_requests, config.durations.load_s,
+            url, config.peer_clients, config.counts.peer_requests, config.durations.load_s,
             requests=seed.order_requests, generator=config.load_generator,
         )
+        at_rate = load.fixed_rate(url, config.compare_rate_per_s, config.counts.rate_requests, config.durations.load_s, seed.order_requests)
     finally:
         server.stop()
     log.info("Sync peer at %s clients: %s requests/s, p50 %s ms", config.peer_clients, result["per_s"], result["latency"]["p50_ms"])
-    return result | {"latency_ms_per_call": config.latency_ms}
+    log.info("Sync peer at %s requests/s: p50 %s ms, p99 %s ms", config.compare_rate_per_s, at_rate["latency"]["p50_ms"], at_rate["latency"]["p99_ms"])
+    return result | {"latency_ms_per_call": config.latency_ms, "at_rate": at_rate}
