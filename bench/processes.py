@@ -61,6 +61,11 @@ class ManagedProcess:
                 continue
         return total
 
+    def cpu_seconds(self) -> float:
+        """Return the user and system CPU time this process has used so far, in seconds."""
+        times = psutil.Process(self.pid).cpu_times()
+        return times.user + times.system
+
     def stop(self) -> None:
         """Send SIGTERM, then SIGKILL if the process is still running after STOP_TIMEOUT_S."""
         if self.popen.poll() is not None:

@@ -22,7 +22,8 @@ def figure_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
         _latency_row("bare chain send-to-done, one at a time", ceilings["chain"]["light"]["latency"], f"{ceilings['chain']['light']['chains']} chains"),
     ]
     for clients, intake in zero["intake"].items():
-        rows.append(_load_row(f"POST /orders accepted/s, {_clients(clients)}", intake))
+        row = _load_row(f"POST /orders accepted/s, {_clients(clients)}", intake)
+        rows.append((*row[:4], f"{row[4]}; API CPU {intake['api_cpu_ms_per_request']} ms per request"))
     rows += [
         _saturation_row("completed orders/s at saturation", zero["saturation"]),
         _saturation_row("completed orders/s, top-up batch", zero["saturation_top_up"]),

@@ -78,6 +78,7 @@ def test_report_has_intake_at(report, clients):
     assert isinstance(intake["per_s"], int | float)
     assert isinstance(intake["latency"]["p50_ms"], int | float)
     assert isinstance(intake["latency"]["p99_ms"], int | float)
+    assert intake["api_cpu_ms_per_request"] > 0
 
 
 def test_report_has_two_memory_snapshots(report):
