@@ -4,13 +4,31 @@ The number of minor units per currency (2 for GBP, 0 for JPY, 3 for BHD) comes f
 Unicode CLDR data that Babel ships.
 """
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.core import get_global
+from babel.numbers import get_currency_precision, get_territory_currencies
 
-# XXX (no currency) and XTS (testing) are ISO codes but not money a shop can charge.
-_CURRENCIES = frozenset(list_currencies()) - {"XXX", "XTS"}
+
+
+def _tender_currencies() -> frozenset[str]:
+    """Return the currencies that CLDR lists as legal tender in some territory today.
+
+    That leaves out ISO codes that are not money a shop can charge: funds (CLF, USN),
+    precious metals (XAU), accounting units (XDR, XTS, XXX) and retired currencies (DEM).
+    """
+    codes: set[str] = set()
+    for territory in get_global("territory_currencies"):
+        codes.update(get_territory_currencies(territory, tender=True, non_tender=False))
+    return frozenset(codes)
+
+
+_CURRENCIES = _tender_currencies()
+# Digits, then optionally a point and more digits: no sign, exponent, underscore or
+# non-ASCII digit, all of which Decimal() would accept.
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 # Digits before the decimal point that parse_amount accepts; callers set tighter business limits.
@@ -35,8 +53,11 @@ def minor_unit_digits(currency: str) -> int:
 def parse_amount(value: str | int | Decimal, currency: str) -> int:
     """Convert a decimal amount such as "3.39" into minor units (339 for GBP).
 
-    Rejects more decimal places than the currency has, instead of rounding a price.
+    Accepts a non-negative int, a Decimal, or a string of ASCII digits with an optional
+    decimal point. Rejects more decimal places than the currency has, instead of rounding.
     """
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value.strip()):
+        raise MoneyError(f"{value!r} is not a decimal amount: write digits with an optional decimal point, like \"3.39\"")
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:

@@ -156,6 +156,9 @@ class ProductCreate(Request):
             minor = parse_amount(price, currency)
         except MoneyError as error:
             raise ValueError(str(error)) from None
+        if minor == 0:
+            # Every order is charged, and a card or PayPal charge of 0 is not a payment.
+            raise ValueError("price must be more than 0")
         if minor > MAX_PRICE_MINOR:
             raise ValueError(f"price must be at most {format_amount(MAX_PRICE_MINOR, currency)} {currency}")
         return format_amount(minor, currency)

@@ -46,7 +46,7 @@ def test_product_price_as_float_keeps_cents():
     assert product.price == "3.39"
 
 
-@pytest.mark.parametrize("price", [3.399, "3.399", True, "1e3x", "-2"])
+@pytest.mark.parametrize("price", [3.399, "3.399", True, "1e3x", "-2", "0", "0.00", 0, "+1.00", "1_000"])
 def test_product_price_rejected(price):
     with pytest.raises(ValidationError) as caught:
         ProductCreate(**product_fields(price=price))
