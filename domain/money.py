@@ -12,7 +12,6 @@ from babel.core import get_global
 from babel.numbers import get_currency_precision, get_territory_currencies
 
 
-
 def _tender_currencies() -> frozenset[str]:
     """Return the currencies that CLDR lists as legal tender in some territory today.
 

@@ -8,6 +8,7 @@ currency allows), and booleans are never numbers.
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -53,6 +54,18 @@ def _normalise_email(email: str) -> str:
     # One account per address whatever its case: the whole address is lower-cased, which
     # every mainstream provider treats as the same mailbox.
     return email.lower()
+
+
+def canonical_email(text: str) -> str | None:
+    """Return the form under which an address is stored, or None if it is not a valid address.
+
+    Registration stores email_validator's normalized form (Unicode NFC, a punycode domain
+    decoded), lower-cased; a login must look up the same form of what the user typed.
+    """
+    try:
+        return _normalise_email(validate_email(text.strip(), check_deliverability=False).normalized)
+    except EmailNotValidError:
+        return None
 
 
 def _reject_control_characters(text: str) -> str:

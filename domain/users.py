@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from domain.errors import Conflict, InvalidCredentials, LookupUnavailable, NotFound
 from domain.models import User
 from domain.passwords import PasswordHasher
-from domain.schemas import UserCreate
+from domain.schemas import UserCreate, canonical_email
 from domain.service import Service
 from domain.unit_of_work import UnitOfWork
 
@@ -63,8 +63,9 @@ class UserService(Service):
         Every failure costs one Argon2 verification (against a dummy hash for an unknown
         email), so neither the response nor its timing reveals whether an email is registered.
         """
+        address = canonical_email(email)
         with self.uow_factory(read_only=True) as uow:
-            user = uow.users.get_by_email(email.strip().lower())
+            user = uow.users.get_by_email(address) if address is not None else None
 
         password_ok = self.hasher.verify(user.password_hash if user else None, password)
         if user is None or not password_ok or not user.active:

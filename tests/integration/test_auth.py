@@ -2,6 +2,7 @@
 
 import logging
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -82,6 +83,24 @@ def test_login_ignores_email_case(client):
     for username in ("Alice@Example.COM", "alice@example.com", " ALICE@EXAMPLE.COM "):
         me = client.get(f"/users/{user['id']}", headers=log_in(client, username, PASSWORD))
         assert me.json()["id"] == user["id"], username
+
+
+def test_login_accepts_any_unicode_form_of_the_email(client):
+    composed = unicodedata.normalize("NFC", "jos\u00e9@b\u00fccher.example")
+    user, _auth = register(client, email=unicodedata.normalize("NFD", composed), password=PASSWORD)
+
+    assert user["email"] == composed
+    assert client.post("/users", json=user_fields(email=composed)).status_code == 409
+    assert client.post("/users", json=user_fields(email="jos\u00e9@xn--bcher-kva.example")).status_code == 409
+    for username in (composed, unicodedata.normalize("NFD", composed), "JOS\u00c9@xn--bcher-kva.example"):
+        me = client.get(f"/users/{user['id']}", headers=log_in(client, username, PASSWORD))
+        assert me.json()["id"] == user["id"], username
+
+
+def test_login_with_an_invalid_email_fails_like_any_other(client):
+    response = token_request(client, "not an address", PASSWORD)
+
+    assert response.status_code == 401
 
 
 def test_login_failures_look_the_same(client, container):
