@@ -5,6 +5,7 @@ integer, a price a decimal string (or a JSON number with no more decimals than t
 currency allows), and booleans are never numbers.
 """
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -68,10 +69,23 @@ def canonical_email(text: str) -> str | None:
         return None
 
 
+# Unicode categories a name never needs: controls (C0 and C1), surrogates, private use,
+# unassigned code points, and line and paragraph separators.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Bidirectional embeddings, overrides and isolates, which can make a name display as other
+# text, and the zero-width space and byte order mark. Joiners (U+200C, U+200D) stay, because
+# Persian names and emoji sequences need them.
+_INVISIBLE_CHARACTERS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\ufeff")
+
+
 def _reject_control_characters(text: str) -> str:
     # Names end up in emails and logs, where a newline or escape code could forge content.
     if any(ord(char) < 32 or ord(char) == 127 for char in text):
         raise ValueError("must not contain control characters such as newlines or tabs")
+    if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES or char in _INVISIBLE_CHARACTERS for char in text):
+        raise ValueError("must not contain invisible, direction-changing or unassigned characters")
+    if not text.strip():
+        raise ValueError("must contain a visible character")
     return text
 
 

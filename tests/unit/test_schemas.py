@@ -125,6 +125,21 @@ def test_user_name_rejects_control_characters(name):
     assert error_fields(caught.value) == {"name"}
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["Ann\u202egnp.exe", "zero\u200bwidth", "\ufeffBOM", "c1\u0085control", "line\u2028break", "private\ue000use", "   ", "\u0378"],
+)
+def test_user_name_rejects_invisible_characters(name):
+    with pytest.raises(ValidationError) as caught:
+        UserCreate(**user_fields(name=name))
+    assert error_fields(caught.value) == {"name"}
+
+
+@pytest.mark.parametrize("name", ["Zo\u00eb Saldana", "\u0645\u06cc\u200c\u0631\u0636\u0627", "Family \U0001f468\u200d\U0001f469\u200d\U0001f467", "\u5f20\u4f1f"])
+def test_user_name_accepts_real_names(name):
+    assert UserCreate(**user_fields(name=name)).name == name
+
+
 def test_sms_without_phone_names_notify_via():
     with pytest.raises(ValidationError) as caught:
         UserCreate(**user_fields(notify_via="sms"))
