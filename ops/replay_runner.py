@@ -66,6 +66,9 @@ MAX_LOGGED_PER_REASON = 3
 # A customer logs in again when its access token has less than this many seconds left.
 TOKEN_REFRESH_MARGIN_S = 60.0
 
+# Seconds between progress lines when the log is not a terminal.
+PROGRESS_LOG_INTERVAL_S = 10.0
+
 Item = TypeVar("Item")
 
 
@@ -178,7 +181,7 @@ class Replay:
         client: OrderflowClient,
         settings: ReplaySettings,
         summary: ReplaySummary,
-        progress: Progress,
+        progress: Progress | LoggedProgress,
     ):
         self._client = client
         self._settings = settings
@@ -484,7 +487,10 @@ async def run_replay(
     return summary
 
 
-def _new_progress(console: Console, enabled: bool) -> Progress:
+def _new_progress(console: Console, enabled: bool) -> Progress | LoggedProgress:
+    """Return progress bars on a terminal, else progress lines in the log (as under a process manager)."""
+    if enabled and not console.is_terminal:
+        return LoggedProgress()
     return Progress(
         TextColumn("{task.description:>8}"),
         BarColumn(),
@@ -493,3 +499,33 @@ def _new_progress(console: Console, enabled: bool) -> Progress:
         console=console,
         disable=not enabled,
     )
+
+
+class LoggedProgress:
+    """Progress as log lines: one per task every PROGRESS_LOG_INTERVAL_S seconds and when it is done.
+
+    Rich draws no bars when stderr is not a terminal, so without this a replay under honcho
+    or in a container would show nothing between its start and its report.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: list[dict[str, Any]] = []
+
+    def add_task(self, description: str, total: int) -> int:
+        self._tasks.append({"description": description, "total": total, "done": 0, "logged_at": time.monotonic()})
+        return len(self._tasks) - 1
+
+    def advance(self, task_id: int) -> None:
+        task = self._tasks[task_id]
+        task["done"] += 1
+
+        now = time.monotonic()
+        if task["done"] == task["total"] or now - task["logged_at"] >= PROGRESS_LOG_INTERVAL_S:
+            task["logged_at"] = now
+            logger.info("Replay progress: %s %s of %s", task["description"], task["done"], task["total"])
+
+    def __enter__(self) -> LoggedProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from datetime import UTC, datetime
 
 import pytest
+from rich.console import Console
+from rich.progress import Progress
 
 from ops.orderflow_client import parse_retry_after
 from ops.replay import EXIT_USAGE, main
 from ops.replay_report import ReplaySummary, percentile, reason_group
 from ops.replay_runner import (
+    LoggedProgress,
+    _new_progress,
     customer_email,
     describe_failure,
     payment_for,
@@ -164,3 +170,22 @@ def test_invalid_arguments_rejected(tmp_path, arguments):
 
 def test_unreadable_data_exits_with_usage_error(tmp_path):
     assert main([str(tmp_path / "missing"), "--no-progress"]) == EXIT_USAGE
+
+
+def test_progress_without_terminal_is_logged(caplog):
+    progress = _new_progress(Console(file=io.StringIO()), enabled=True)
+    caplog.set_level(logging.INFO, logger="ops.replay_runner")
+
+    with progress:
+        task = progress.add_task("orders", total=3)
+        for _ in range(3):
+            progress.advance(task)
+
+    assert isinstance(progress, LoggedProgress)
+    assert caplog.messages[-1] == "Replay progress: orders 3 of 3"
+
+
+def test_progress_on_terminal_draws_bars():
+    progress = _new_progress(Console(file=io.StringIO(), force_terminal=True), enabled=True)
+
+    assert isinstance(progress, Progress)
