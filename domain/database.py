@@ -11,10 +11,10 @@ SQLite's busy handler, which sleeps.
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.write_gate import GatedConnection, gate_for
+from domain.write_gate import GatedConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that marks an engine's transactions as read-only (see read_only_engine).
@@ -49,8 +49,7 @@ def _create_sqlite_engine(url: str, **kwargs) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-        if path is not None:
-            dbapi_connection.write_gate = gate_for(path)
+        dbapi_connection.database_path = path
 
     @event.listens_for(engine, "begin")
     def begin(connection):
@@ -64,8 +63,8 @@ def _create_sqlite_engine(url: str, **kwargs) -> Engine:
 
 def _database_path(url: str) -> str | None:
     """Return the file of a SQLite URL, or None for an in-memory or URI database."""
-    path = url.split("///", 1)[-1]
-    if not path or path == ":memory:" or path.startswith("file:") or url in ("sqlite://", "sqlite:"):
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
         return None
     return path
 

@@ -110,6 +110,35 @@ def test_a_forked_child_queues_behind_its_parent(tmp_path: Path):
     assert child_turn_at >= released_at
 
 
+def hold_turn_in_child(database_path: str, hold_s: float, turns) -> None:
+    gate = gate_for(database_path)
+    gate.acquire()
+    turns.put(time.monotonic())
+    time.sleep(hold_s)
+    gate.release()
+
+
+def test_a_writer_waiting_on_another_process_times_out(tmp_path: Path):
+    database_path = str(tmp_path / "orderflow.db")
+    fork = multiprocessing.get_context("fork")
+    turns = fork.Queue()
+    child = fork.Process(target=hold_turn_in_child, args=(database_path, 3.0, turns))
+    child.start()
+    turns.get(timeout=10)
+    gate = WriteGate(database_path + ".write-lock", timeout_s=0.3)
+
+    started = time.monotonic()
+    with pytest.raises(WriteGateTimeout):
+        gate.acquire()
+
+    assert time.monotonic() - started < 2
+    child.join(timeout=10)
+    assert child.exitcode == 0
+    gate.acquire()
+    gate.release()
+    gate.close()
+
+
 def test_a_writer_that_waits_too_long_fails_instead_of_hanging(tmp_path: Path):
     gate = WriteGate(str(tmp_path / "db.write-lock"), timeout_s=0.2)
     gate.acquire()
