@@ -26,7 +26,7 @@ class Counts:
     memory_checkpoints: tuple[int, int] = (1_000, 10_000)
     latency_saturation_orders: int = 1_000
     peer_requests: int = 2_000
-    # Requests of each open-loop load at BenchConfig.compare_rate_per_s (orderflow, then the peer).
+    # Requests of each open-loop load at the comparison rate (orderflow, then the sync peer).
     rate_requests: int = 1_000
     replay_limit: int | None = None
 
@@ -88,9 +88,6 @@ class BenchConfig:
     scale: float
     intake_latency_clients: int = 16
     peer_clients: int = 16
-    # Requests/s at which POST /orders and the sync peer are compared under gateway latency:
-    # below what either sustains on two cores, so the latencies are not queueing delays.
-    compare_rate_per_s: float = 50.0
     latency_ms: int = 50
     # Light load: how often a client asks whether its order is final. The latency itself is
     # read from the order's final update, so a longer interval only lightens the polls' load.

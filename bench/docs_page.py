@@ -40,9 +40,11 @@ may send up to one request per connection past the count.
   the user with GET /users/{id} on the orderflow API, sleeps once for the charge and once
   for the notification, and then responds.
 - **Latency at one rate.** POST /orders on the gateway-latency stack, then the peer, each
-  sent requests at 50 per second by the httpx generator in an open loop: a request goes
-  out when it is due, answered or not, and its latency runs from that moment. At one rate
-  the two p50s compare how long each front makes a client wait. With 16 clients in a
+  sent requests by the httpx generator in an open loop: a request goes out when it is due,
+  answered or not, and its latency runs from that moment. The rate is half of what the
+  slower side sustains (the peer's closed-loop requests/s, or orderflow's completed
+  orders/s at that latency), so neither builds a queue, and the two p50s compare how long
+  each front makes a client wait. With 16 clients in a
   closed loop (also reported) each side's p50 is about 16 divided by its requests/s, so
   that ratio compares throughput instead.
 - **Memory.** Resident set size of the API process and of the worker process with its

@@ -23,7 +23,12 @@ from bench.measure.http_ceiling import measure_http_ceiling
 from bench.measure.intake import measure_intake, measure_intake_at_rate
 from bench.measure.memory import rss_growth, rss_snapshot
 from bench.measure.order_latency import measure_light_load
-from bench.measure.peer import measure_sync_peer
+from bench.measure.peer import (
+    comparison_rate,
+    measure_sync_peer,
+    measure_sync_peer_at_rate,
+    running_sync_peer,
+)
 from bench.measure.replay import measure_replay
 from bench.orders_db import OrderReader
 from bench.processes import BenchProcessError
@@ -105,9 +110,12 @@ def run_gateway_latency(config: BenchConfig, workdir: Path, redis_url: str, noti
             clients = config.intake_latency_clients
             results["intake"] = measure_intake(config, stack, seed, clients, config.counts.intake_requests.get(clients, config.counts.peer_requests))
             _drain(config, reader)
-            results["intake_at_rate"] = measure_intake_at_rate(config, stack, seed)
-            _drain(config, reader)
-            results["sync_peer"] = measure_sync_peer(config, workdir, stack.api_url, stack.operator_key, seed)
+            with running_sync_peer(config, workdir, stack.api_url, stack.operator_key) as peer_url:
+                results["sync_peer"] = measure_sync_peer(config, peer_url, seed)
+                rate_per_s = comparison_rate(results["sync_peer"]["per_s"], results["saturation"]["completed_per_s"])
+                results["intake_at_rate"] = measure_intake_at_rate(config, stack, seed, rate_per_s)
+                _drain(config, reader)
+                results["sync_peer"]["at_rate"] = measure_sync_peer_at_rate(config, peer_url, seed, rate_per_s)
             stack.check_running()
         finally:
             reader.dispose()

@@ -40,13 +40,10 @@ def post_orders(config: BenchConfig, stack: OrderflowStack, seed: Seed, clients:
     )
 
 
-def measure_intake_at_rate(config: BenchConfig, stack: OrderflowStack, seed: Seed) -> dict[str, Any]:
-    """Send POST /orders at the rate the sync peer is compared at (open loop)."""
+def measure_intake_at_rate(config: BenchConfig, stack: OrderflowStack, seed: Seed, rate_per_s: float) -> dict[str, Any]:
+    """Send POST /orders at `rate_per_s` in an open loop, the rate the sync peer gets too."""
     result = load.fixed_rate(
-        f"{stack.api_url}/orders", config.compare_rate_per_s, config.counts.rate_requests, config.durations.load_s, seed.order_requests, expected_status=202
+        f"{stack.api_url}/orders", rate_per_s, config.counts.rate_requests, config.durations.load_s, seed.order_requests, expected_status=202
     )
-    log.info(
-        "POST /orders on %s at %s requests/s: p50 %s ms, p99 %s ms",
-        stack.name, config.compare_rate_per_s, result["latency"]["p50_ms"], result["latency"]["p99_ms"],
-    )
+    log.info("POST /orders on %s at %s requests/s: p50 %s ms, p99 %s ms", stack.name, rate_per_s, result["latency"]["p50_ms"], result["latency"]["p99_ms"])
     return result
