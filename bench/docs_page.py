@@ -21,7 +21,8 @@ may send up to one request per connection past the count.
   A bare Celery chain of four no-op tasks stores its results in Celery's Redis result
   backend (`bench/ceiling_chain.py`) and runs on the same Redis with the same worker pool
   options as orderflow. The chain copies orderflow's delivery and event settings from
-  `celeryconfig.py` (late acknowledgement, prefetch of one, task events).
+  `celeryconfig.py` (late acknowledgement, prefetch of one, and task events, which are off
+  unless CELERY_TASK_EVENTS is set).
 - **Intake.** POST /orders accepted/s and latency at 1, 16 and 64 clients while the worker
   processes the accepted orders. Each level ends with a drain: the next level starts when
   every order is final.
@@ -44,9 +45,9 @@ may send up to one request per connection past the count.
   answered or not, and its latency runs from that moment. The rate is half of what the
   slower side sustains (the peer's closed-loop requests/s, or orderflow's completed
   orders/s at that latency), so neither builds a queue, and the two p50s compare how long
-  each front makes a client wait. With 16 clients in a
-  closed loop (also reported) each side's p50 is about 16 divided by its requests/s, so
-  that ratio compares throughput instead.
+  each front makes a client wait. With 16 clients in a closed loop (also reported) each
+  side's p50 is about 16 divided by its requests/s, so that ratio compares throughput
+  instead.
 - **Memory.** Resident set size of the API process and of the worker process with its
   children (psutil), on an idle stack after the first and the second order count.
 - **Replay.** With `--data DIR` or ORDERFLOW_DATA_DIR, `python -m ops.replay DIR` runs against
