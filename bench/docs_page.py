@@ -59,6 +59,25 @@ relative to this machine. Compare ratios between runs, not absolute figures.
 `python -m bench.profile --out DIR` starts the same zero-latency stack and records the API
 under the 64-client intake load and the worker at saturation with py-spy. It needs
 `pip install py-spy` and prints the samples by component and by frame.
+
+## Where the time goes
+
+- **The database write lock.** SQLite runs one write transaction at a time, and an order
+  takes up to nine. Two are in the API: the order, and marking its message sent, which
+  concurrent requests share. Seven are in the worker: one per step, plus the sandbox
+  gateway's ledger entry, the notification claim and the SMS sandbox's record.
+  Under load, py-spy's wall-clock samples (`bench.profile`) find most API and worker
+  threads waiting for their write turn (`WriteGate.acquire`). A turn lasts as long as its
+  ORM statements and commit, plus any time the holding thread waits for its process's GIL.
+  Before the write gate those threads slept in SQLite's busy handler instead, with a p99
+  about 20 times the p50 (docs/decisions.md).
+- **POST /orders.** The "API CPU" figure is the API process's CPU time per accepted order:
+  request parsing and validation, the order's transaction, and the publish to Redis. One
+  uvicorn process accepts at most one order per that many milliseconds, which is far
+  below half of a bare endpoint that returns a constant.
+- **Steps against no-op tasks.** The bare chain pays the same broker round trips per task
+  as orderflow, but no database work. orderflow's steps read and write through the
+  SQLAlchemy ORM in the same worker process, so an order costs more than a chain.
 """
 
 
