@@ -92,7 +92,14 @@ def render_page(report: dict[str, Any], figures: list[tuple[str, ...]], targets:
         f"Mode: {report['mode']}. Wall time of the run: {report['wall_time_s']:.0f} s. Commit: {environment['git_commit']}.",
         "## Targets",
         markdown_table(TARGET_HEADER, targets),
-        "Ratio is the figure divided by its ceiling or reference. The RSS rows divide the second snapshot by the first.",
+        (
+            "Ratio is the figure divided by its ceiling or reference, and bound is the project's target for it. "
+            "The RSS rows divide the second snapshot by the first. A row that is not met is a known gap, explained "
+            "under \"Where the time goes\" below; the harness reports it and still exits 0. For a quick look, "
+            "`--quick` runs smaller counts in a few minutes and `--scale 0.02` smaller still; at those counts a "
+            "verdict rests on few requests. The replay rows need `--data DIR` or ORDERFLOW_DATA_DIR set to the "
+            "directory of UCI Online Retail CSV files."
+        ),
         "## Figures",
         markdown_table(FIGURE_HEADER, figures),
         "## Settings",

@@ -10,7 +10,7 @@ from bench.targets import Target
 LOADGEN_BUSY_SHARE = 0.9
 
 FIGURE_HEADER = ("figure", "value", "p50 ms", "p99 ms", "detail")
-TARGET_HEADER = ("target", "figure", "ceiling / reference", "ratio", "target", "met")
+TARGET_HEADER = ("target", "figure", "ceiling / reference", "ratio", "bound", "met")
 
 
 def figure_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:

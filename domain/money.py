@@ -41,7 +41,7 @@ class MoneyError(ValueError):
 def validate_currency(code: str) -> str:
     code = code.strip().upper()
     if code not in _CURRENCIES:
-        raise MoneyError(f"unknown currency {code!r}: use an ISO 4217 code such as GBP or EUR")
+        raise MoneyError(f"unsupported currency {code!r}: use the ISO 4217 code of a currency in circulation, such as GBP or EUR")
     return code
 
 
@@ -72,7 +72,7 @@ def parse_amount(value: str | int | Decimal, currency: str) -> int:
     # Fits the context's 28 digits because of the check above; comparing Decimals is exact.
     rounded = amount.quantize(Decimal(1).scaleb(-digits))
     if rounded != amount:
-        raise MoneyError(f"{value!r} has more than {digits} decimal places, which {currency} allows")
+        raise MoneyError(f"{value!r} has too many decimal places: {currency} allows at most {digits}")
     return int(rounded.scaleb(digits))
 
 

@@ -79,6 +79,8 @@ class OrderSaga(Service):
         # compare-and-set in it is the check that the step is due.
         if redelivered and self._begin(order_id, Step.RESERVE_STOCK, redelivered) is None:
             return self.due(order_id)
+        if not redelivered:
+            self.log.info("Step started", extra={"order_id": order_id, "step": Step.RESERVE_STOCK, "attempt": 1})
 
         try:
             with self.uow_factory() as uow:
@@ -90,7 +92,7 @@ class OrderSaga(Service):
             # The transaction rolled back, so no unit was taken and nothing needs releasing.
             return self.fail(order_id, Step.RESERVE_STOCK, str(rejection))
 
-        return self._next_after(Step.RESERVE_STOCK)
+        return self._next_after(order_id, Step.RESERVE_STOCK)
 
     def charge_payment(self, order_id: str, redelivered: bool = False) -> list[Step]:
         order = self._begin(order_id, Step.CHARGE_PAYMENT, redelivered)
@@ -113,7 +115,7 @@ class OrderSaga(Service):
                 return self._refund_late_capture(uow, order_id)
             uow.commit()
 
-        return self._next_after(Step.CHARGE_PAYMENT)
+        return self._next_after(order_id, Step.CHARGE_PAYMENT)
 
     def send_confirmation(self, order_id: str, redelivered: bool = False) -> list[Step]:
         order = self._begin(order_id, Step.SEND_CONFIRMATION, redelivered)
@@ -269,13 +271,13 @@ class OrderSaga(Service):
                 return _due_in(uow, order_id)
             uow.orders.record_step(order_id, step, outcome, self.clock(), detail)
             uow.commit()
-        return self._next_after(step)
+        return self._next_after(order_id, step)
 
-    def _next_after(self, step: Step) -> list[Step]:
+    def _next_after(self, order_id: str, step: Step) -> list[Step]:
         next_status = FORWARD[EXPECTED_STATUS[step]][1]
         following = step_due(next_status)
         if following is None:
-            self.log.info("Order completed", extra={"step": step})
+            self.log.info("Order completed", extra={"order_id": order_id, "step": step})
         return [following] if following else []
 
     def _take_stock(self, uow: UnitOfWork, order: Order) -> None:
@@ -339,7 +341,7 @@ class OrderSaga(Service):
             due = [] if moved else _due_in(uow, order_id)
             uow.commit()
 
-        return self._next_after(Step.SEND_CONFIRMATION) if moved else due
+        return self._next_after(order_id, Step.SEND_CONFIRMATION) if moved else due
 
     def _claim_notification(self, key: str, channel: str) -> str:
         with self.uow_factory() as uow:

@@ -272,6 +272,10 @@ def prepare(
     redis_url, private_redis_command = choose_redis(config.redis_url, config.var_dir)
     config = dataclasses.replace(config, redis_url=redis_url)
     env = child_environment(environ, redis_url, replay)
+    if config.flower_host in LOOPBACK_HOSTS and not env.get("FLOWER_BASIC_AUTH"):
+        # Flower's HTTP API refuses requests without auth unless this is set. On loopback it
+        # is as open as Flower's pages already are.
+        env.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
     run_migrations(env)
     return config, private_redis_command, env
 

@@ -2,7 +2,9 @@
 
 import smtplib
 from email.message import EmailMessage
+from email.utils import format_datetime
 
+from domain.clock import Clock, utc_now
 from domain.errors import NotificationRejected, NotifierUnavailable
 from domain.notifications.base import Notification, Notifier
 
@@ -10,11 +12,12 @@ from domain.notifications.base import Notification, Notifier
 class EmailNotifier(Notifier):
     channel = "email"
 
-    def __init__(self, host: str, port: int, sender: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, host: str, port: int, sender: str, timeout_s: float = 10.0, clock: Clock = utc_now) -> None:
         self.host = host
         self.port = port
         self.sender = sender
         self.timeout_s = timeout_s
+        self._clock = clock
 
     def send(self, notification: Notification) -> None:
         message = self._compose(notification)
@@ -36,6 +39,8 @@ class EmailNotifier(Notifier):
         # One Message-ID per notification, the same on every attempt, so that a receiving
         # system can drop the duplicate when a retry follows a lost reply (RFC 5322, 3.6.4).
         message["Message-ID"] = f"<{notification.idempotency_key}@orderflow>"
+        # RFC 5322 (3.6) requires an origination date.
+        message["Date"] = format_datetime(self._clock())
         message.set_content(notification.body)
         return message
 

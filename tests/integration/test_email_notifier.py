@@ -1,5 +1,8 @@
 """The SMTP notifier against a real aiosmtpd server on loopback."""
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -23,12 +26,14 @@ def notification() -> Notification:
 
 
 def test_email_delivered_with_stable_message_id(smtp_sink):
-    EmailNotifier(smtp_sink.host, smtp_sink.port, "shop@example.com").send(notification())
+    sent_at = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+    EmailNotifier(smtp_sink.host, smtp_sink.port, "shop@example.com", clock=lambda: sent_at).send(notification())
 
     mail = smtp_sink.wait_for(1)[0]
     assert mail.rcpt_tos == ("ann@example.com",)
     assert mail.subject == "Order confirmed"
     assert mail.message_id == "<order-1.confirmation@orderflow>"
+    assert parsedate_to_datetime(mail.message["Date"]) == sent_at
 
 
 @pytest.mark.parametrize(("code", "error"), [(550, NotificationRejected), (451, NotifierUnavailable)])

@@ -20,7 +20,7 @@ def test_parse_amount_rejects(text):
 
 
 def test_parse_amount_rejects_decimals_for_yen():
-    with pytest.raises(MoneyError, match="more than 0 decimal places"):
+    with pytest.raises(MoneyError, match="JPY allows at most 0"):
         parse_amount("1.5", "JPY")
 
 
