@@ -161,7 +161,7 @@ def _job_view(order: Order) -> JobView:
     if status == OrderStatus.COMPLETED:
         state, step = "succeeded", None
     elif status == OrderStatus.FAILED:
-        state, step = "failed", None
+        state, step = "failed", _failed_step(order)
     elif status == OrderStatus.QUEUED and order.step_attempts == 0:
         state, step = "queued", Step.VALIDATE_USER.value
     elif status == OrderStatus.COMPENSATING:
@@ -169,6 +169,10 @@ def _job_view(order: Order) -> JobView:
     else:
         state, step = "running", step_due(order.status).value
     return JobView(job_id=order.job_id, order_id=order.id, state=state, step=step, error=order.failure_reason)
+
+
+def _failed_step(order: Order) -> str | None:
+    return next((record.step for record in reversed(order.steps) if record.outcome == "failed"), None)
 
 
 def _pending_compensation(order: Order) -> str:

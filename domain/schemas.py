@@ -299,6 +299,7 @@ class JobView(BaseModel):
     job_id: str
     order_id: str
     state: Literal["queued", "running", "succeeded", "failed"]
+    # The step that runs or waits next; for a failed job, the step that failed.
     step: str | None
     error: str | None
 

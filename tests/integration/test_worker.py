@@ -58,6 +58,7 @@ def test_declined_card_fails_and_restores(client):
     job = wait_for_job(client, accepted["status_url"], auth)
 
     assert job["state"] == "failed"
+    assert job["step"] == "charge_payment"
     assert job["error"] == "payment declined: card_declined"
     assert client.get(f"/products/{product['id']}").json()["stock"] == 5
 
