@@ -40,9 +40,9 @@ may send up to one request per connection past the count.
 - **Synchronous peer** (`bench/sync_peer.py`). A FastAPI app with `def` endpoints that checks
   the user with GET /users/{id} on the orderflow API, sleeps once for the charge and once
   for the notification, and then responds.
-- **Latency at one rate.** POST /orders on the gateway-latency stack, then the peer, each
-  sent requests by the httpx generator in an open loop: a request goes out when it is due,
-  answered or not, and its latency runs from that moment. The rate is half of what the
+- **Latency at one rate.** The httpx generator sends requests to POST /orders on the
+  gateway-latency stack, then to the peer, in an open loop. Each request goes out when it
+  is due, even if earlier ones are still waiting, and its latency runs from that moment. The rate is half of what the
   slower side sustains (the peer's closed-loop requests/s, or orderflow's completed
   orders/s at that latency), so neither builds a queue, and the two p50s compare how long
   each front makes a client wait. With 16 clients in a closed loop (also reported) each

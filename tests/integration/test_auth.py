@@ -97,7 +97,7 @@ def test_login_accepts_any_unicode_form_of_the_email(client):
         assert me.json()["id"] == user["id"], username
 
 
-def test_login_with_an_invalid_email_fails_like_any_other(client):
+def test_login_invalid_email_rejected(client):
     response = token_request(client, "not an address", PASSWORD)
 
     assert response.status_code == 401
