@@ -71,7 +71,7 @@ async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def fixed_rate(spec: dict[str, Any]) -> dict[str, Any]:
-    """Send requests at a fixed rate, whether or not earlier ones have been answered (open loop).
+    """Send requests at a fixed rate, whether or not earlier ones have had a response (open loop).
 
     Spec keys: url, method, requests (as in `closed_loop`), rate_per_s, max_requests,
     max_duration_s, expected_status, timeout_s. A latency runs from the time a request was
@@ -152,7 +152,7 @@ async def order_roundtrip(spec: dict[str, Any]) -> dict[str, Any]:
 async def _submit_and_wait(http: httpx.AsyncClient, request: dict, spec: dict[str, Any]) -> tuple[str, float | None]:
     """Return the final job state and the Unix time of the order's final update.
 
-    When no final state was seen the state says why (`rejected-<status>`, `timed-out`).
+    When no final state was seen, the state names the reason (`rejected-<status>`, `timed-out`).
     """
     headers = request["headers"]
     response = await http.post("/orders", json=request["body"], headers=headers)

@@ -321,8 +321,8 @@ class OrderSaga(Service):
     def _send_claimed(self, notification: Notification, channel: str) -> None:
         """Send a notification this run has claimed; on failure give the claim back.
 
-        Notifications are sent at most once per claim: a run first claims the notification
-        in the database, sends, then marks it sent with the step that needed it. A claim
+        A run sends only after claiming the notification in the database, and marks it sent
+        in the transaction that completes the step. A claim
         older than NOTIFICATION_CLAIM_TIMEOUT belongs to a run that died, and is taken over.
         NOTE: a crash between the provider accepting the message and the commit that marks
         it sent sends it twice. The email's stable Message-ID lets the receiver drop it.

@@ -52,6 +52,10 @@ def gate_for(database_path: str) -> "WriteGate | None":
     directory, say): writers then wait in SQLite's busy handler, as without a gate.
     """
     lock_path = _lock_path_for(database_path)
+    if lock_path in _gates:
+        # Runs on every write transaction, so a known gate is returned without the lock.
+        return _gates[lock_path]
+
     with _gates_lock:
         if lock_path not in _gates:
             _gates[lock_path] = _open_gate(lock_path)

@@ -501,6 +501,14 @@ def _new_progress(console: Console, enabled: bool) -> Progress | LoggedProgress:
     )
 
 
+@dataclass
+class _LoggedTask:
+    description: str
+    total: int
+    done: int = 0
+    logged_at: float = field(default_factory=time.monotonic)
+
+
 class LoggedProgress:
     """Progress as log lines: one per task every PROGRESS_LOG_INTERVAL_S seconds and when it is done.
 
@@ -509,20 +517,20 @@ class LoggedProgress:
     """
 
     def __init__(self) -> None:
-        self._tasks: list[dict[str, Any]] = []
+        self._tasks: list[_LoggedTask] = []
 
     def add_task(self, description: str, total: int) -> int:
-        self._tasks.append({"description": description, "total": total, "done": 0, "logged_at": time.monotonic()})
+        self._tasks.append(_LoggedTask(description, total))
         return len(self._tasks) - 1
 
     def advance(self, task_id: int) -> None:
         task = self._tasks[task_id]
-        task["done"] += 1
+        task.done += 1
 
         now = time.monotonic()
-        if task["done"] == task["total"] or now - task["logged_at"] >= PROGRESS_LOG_INTERVAL_S:
-            task["logged_at"] = now
-            logger.info("Replay progress: %s %s of %s", task["description"], task["done"], task["total"])
+        if task.done == task.total or now - task.logged_at >= PROGRESS_LOG_INTERVAL_S:
+            task.logged_at = now
+            logger.info("Replay progress: %s %s of %s", task.description, task.done, task.total)
 
     def __enter__(self) -> LoggedProgress:
         return self

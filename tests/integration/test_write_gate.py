@@ -50,7 +50,7 @@ def counter_value(url: str) -> int:
     return value
 
 
-def test_threads_and_processes_lose_no_update(counter_url):
+def test_gate_threads_and_processes_lose_no_update(counter_url):
     engine = create_db_engine(counter_url)
     fork = multiprocessing.get_context("fork")
     children = [fork.Process(target=increment_in_child, args=(counter_url, INCREMENTS)) for _ in range(2)]
@@ -68,7 +68,7 @@ def test_threads_and_processes_lose_no_update(counter_url):
     engine.dispose()
 
 
-def test_a_rolled_back_transaction_lets_the_next_writer_in(counter_url):
+def test_gate_freed_by_rollback(counter_url):
     engine = create_db_engine(counter_url)
 
     with pytest.raises(RuntimeError), engine.begin() as connection:
@@ -90,7 +90,7 @@ def take_turn_in_child(database_path: str, turns) -> None:
     gate.release()
 
 
-def test_a_forked_child_queues_behind_its_parent(tmp_path: Path):
+def test_gate_forked_child_waits_for_parent(tmp_path: Path):
     # The child inherits the parent's gate, held; it must make its own and wait its turn.
     database_path = str(tmp_path / "orderflow.db")
     fork = multiprocessing.get_context("fork")
@@ -118,7 +118,7 @@ def hold_turn_in_child(database_path: str, hold_s: float, turns) -> None:
     gate.release()
 
 
-def test_a_writer_waiting_on_another_process_times_out(tmp_path: Path):
+def test_gate_wait_on_other_process_times_out(tmp_path: Path):
     database_path = str(tmp_path / "orderflow.db")
     fork = multiprocessing.get_context("fork")
     turns = fork.Queue()
@@ -139,7 +139,7 @@ def test_a_writer_waiting_on_another_process_times_out(tmp_path: Path):
     gate.close()
 
 
-def test_a_writer_that_waits_too_long_fails_instead_of_hanging(tmp_path: Path):
+def test_gate_wait_in_process_times_out(tmp_path: Path):
     gate = WriteGate(str(tmp_path / "db.write-lock"), timeout_s=0.2)
     gate.acquire()
 
